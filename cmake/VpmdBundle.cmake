@@ -1,0 +1,11 @@
+# One static archive, libvpmd.a, holding every layer's objects.
+get_property(layers GLOBAL PROPERTY VPMD_LAYERS)
+add_library(vpmd STATIC)
+add_library(vpmd::vpmd ALIAS vpmd)
+foreach(l IN LISTS layers)
+  target_sources(vpmd PRIVATE $<TARGET_OBJECTS:${l}>)
+  target_link_libraries(vpmd PUBLIC $<BUILD_INTERFACE:${l}>)
+endforeach()
+target_include_directories(vpmd INTERFACE $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+target_link_libraries(vpmd PUBLIC PkgConfig::NUMA Threads::Threads)
+set_target_properties(vpmd PROPERTIES OUTPUT_NAME vpmd EXPORT_NAME vpmd)

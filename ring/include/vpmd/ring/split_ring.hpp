@@ -1,0 +1,347 @@
+#pragma once
+// Driver side of a split virtqueue (virtio-v1.2 §2.7).
+//
+// Shadowing: everything the driver owns (avail idx, avail flags, the free
+// descriptor list, chain lengths) lives in host memory here and is never read
+// back from the shared ring, so a device scribbling on the driver area cannot
+// steer the driver (Linux virtio_ring.c does the same). What the device writes
+// (used idx, used ids and lengths) is validated before it is believed.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+
+#include "vpmd/mem/result.hpp"
+#include "vpmd/ring/barrier.hpp"
+#include "vpmd/ring/ring_idx.hpp"
+#include "vpmd/ring/virtqueue.hpp"
+
+namespace vpmd::ring {
+
+template <RingPolicy P>
+class SplitRing {
+ public:
+  using Token = typename P::Token;
+  static constexpr bool in_order = P::in_order;
+  static constexpr RingKind kind = RingKind::split;
+
+  static Layout layout_for(const RingConfig& c) { return split_layout(c.size, c.layout, indirect_of(c)); }
+
+  // Lays the ring out in `mem` (zeroing it) and prepares the shadow state.
+  static Result<SplitRing> create(const RingConfig& c, RingMemory mem) {
+    if (!valid_queue_size(RingKind::split, c.size))
+      return make_error(EINVAL, "split ring size " + std::to_string(c.size) +
+                                    " is not a power of two in 1..32768 (virtio-v1.2 §2.7)");
+    const Layout l = layout_for(c);
+    if (mem.va == nullptr || mem.len < l.total)
+      return make_error(EINVAL, "ring memory too small: need " + std::to_string(l.total) + " bytes, got " +
+                                    std::to_string(mem.len));
+    if (reinterpret_cast<uintptr_t>(mem.va) % l.alignment != 0 || mem.iova % l.alignment != 0)
+      return make_error(EINVAL, "ring memory must be " + std::to_string(l.alignment) + "-byte aligned (VA and IOVA)");
+    return SplitRing(c, mem, l);
+  }
+
+  SplitRing(SplitRing&&) noexcept = default;
+  SplitRing& operator=(SplitRing&&) noexcept = default;
+
+  uint16_t size() const { return size_; }
+  uint16_t free_descriptors() const { return num_free_; }
+  uint16_t in_flight() const { return inflight_; }
+  Broken broken() const { return broken_; }
+  RingAreas areas() const { return areas_; }
+  bool indirect_enabled() const { return indirect_entries_ != 0; }
+
+  // Adds one buffer made of `segs` (device-readable segments first, then
+  // device-writable ones: virtio-v1.2 §2.6.4.2). With indirect descriptors
+  // negotiated and a chain longer than one, it takes one ring descriptor and
+  // this head's indirect table (§2.7.5.3). False when the ring is full, broken
+  // or the input is unusable; nothing is changed then.
+  bool add_chain(std::span<const Segment> segs, Token tok) noexcept {
+    const auto n = segs.size();
+    if (broken_ != Broken::none || tok == nullptr || n == 0) return false;
+    const bool indirect = n > 1 && n <= indirect_entries_;
+    const size_t need = indirect ? 1 : n;
+    if (need > num_free_) return false;
+
+    const uint16_t head = in_order ? next_desc_ : free_head_;
+    uint64_t cap = 0;
+    uint16_t last = head;
+    if (indirect) {
+      SplitDesc* table = indirect_table(head);
+      for (size_t i = 0; i < n; ++i) {
+        const uint16_t f = flags_of(segs[i]) | (i + 1 < n ? desc_flag::next : 0);
+        table[i] = SplitDesc{segs[i].iova, segs[i].len, f, static_cast<uint16_t>(i + 1)};
+        cap += segs[i].device_writable ? segs[i].len : 0;
+      }
+      desc_[head] = SplitDesc{indirect_iova(head), static_cast<uint32_t>(n * sizeof(SplitDesc)), desc_flag::indirect, 0};
+      advance_free(head);
+    } else {
+      uint16_t d = head;
+      for (size_t i = 0; i < n; ++i) {
+        const uint16_t nxt = following(d);
+        const bool more = i + 1 < n;
+        desc_[d] = SplitDesc{segs[i].iova, segs[i].len,
+                             static_cast<uint16_t>(flags_of(segs[i]) | (more ? desc_flag::next : 0)), more ? nxt : uint16_t{0}};
+        cap += segs[i].device_writable ? segs[i].len : 0;
+        last = d;
+        advance_free(d);
+        d = nxt;
+      }
+    }
+    book(head, last, static_cast<uint16_t>(need), static_cast<uint32_t>(std::min<uint64_t>(cap, UINT32_MAX)), tok);
+    return true;
+  }
+
+  // Bulk add of single-descriptor buffers, the RX refill and TX fast path:
+  // seg_of(token) -> Single{iova, len}. Adds min(toks.size(), free) buffers
+  // and returns how many.
+  template <class SegOf>
+  uint16_t add_singles(std::span<const Token> toks, bool device_writable, SegOf&& seg_of) noexcept {
+    if (broken_ != Broken::none) return 0;
+    const auto n = static_cast<uint16_t>(std::min<size_t>(toks.size(), num_free_));
+    const uint16_t flags = device_writable ? desc_flag::write : 0;
+    for (uint16_t i = 0; i < n; ++i) {
+      const uint16_t d = in_order ? next_desc_ : free_head_;
+      const Single s = seg_of(toks[i]);
+      desc_[d] = SplitDesc{s.iova, s.len, flags, 0};
+      advance_free(d);
+      book(d, d, 1, device_writable ? s.len : 0, toks[i]);
+    }
+    return n;
+  }
+
+  // Makes everything added so far visible to the device with one release
+  // store of avail->idx; pairs with the device's acquire of avail->idx before
+  // it reads ring entries and descriptors (virtio-v1.2 §2.7.13.3).
+  void publish() noexcept {
+    if (avail_idx_ == published_) return;
+    barrier::publish(avail_->idx, avail_idx_.value());
+    published_ = avail_idx_;
+  }
+
+  // Whether the device wants a notification for what was published since the
+  // last call (virtio-v1.2 §2.7.10 without EVENT_IDX: used->flags
+  // NO_NOTIFY; with it: avail_event and need_event over [old, new)).
+  bool needs_notify() noexcept {
+    const RingIdx old = kicked_, now = published_;
+    kicked_ = now;
+    if (old == now) return false;
+    // Orders the avail->idx store above before the reads below; pairs with the
+    // device's full barrier between writing avail_event/flags and re-reading
+    // avail->idx (virtio-v1.2 §2.7.13.4).
+    barrier::store_load_fence();
+    if (event_idx_) return need_event(RingIdx(barrier::peek(*avail_event_)), now, old);
+    return (barrier::peek(used_->flags) & used_f_no_notify) == 0;
+  }
+
+  // The value for VIRTIO_F_NOTIFICATION_DATA (virtio-v1.2 §2.7.23): next avail idx.
+  uint16_t notification_data() const { return avail_idx_.value(); }
+
+  // Takes up to min(toks, lens) used buffers, oldest first, with the lengths
+  // the device wrote. Returns how many. Validates everything the device wrote;
+  // a bad value marks the ring broken and stops before it.
+  uint16_t reap(std::span<Token> toks, std::span<uint32_t> lens) noexcept {
+    const auto max = static_cast<uint16_t>(std::min({toks.size(), lens.size(), size_t{0xFFFF}}));
+    if (broken_ != Broken::none || max == 0) return 0;
+    // Pairs with the device's release store of used->idx after it wrote the
+    // used elements (virtio-v1.2 §2.7.8, §2.7.14).
+    const RingIdx used_idx(barrier::observe(used_->idx));
+    const uint16_t pending = used_idx - last_used_;
+    if (pending > inflight_ - ready_) return fail(Broken::used_idx_overrun), 0;
+    if constexpr (in_order) return reap_in_order(toks, lens, max, used_idx);
+    const uint16_t n = std::min(pending, max);
+    uint16_t done = 0;
+    for (; done < n; ++done) {
+      const SplitUsedElem& e = used_ring_[(last_used_ + done).slot(mask_)];
+      const uint32_t id = e.id, len = e.len;
+      if (id >= size_ || tokens_[id] == nullptr) { fail(Broken::bad_id); break; }
+      if (len > cap_[id]) { fail(Broken::bad_len); break; }
+      toks[done] = tokens_[id];
+      lens[done] = len;
+      release(static_cast<uint16_t>(id));
+      next_[last_[id]] = free_head_;  // splice the chain back onto the free list (shadow only)
+      free_head_ = static_cast<uint16_t>(id);
+    }
+    last_used_ += done;
+    if (done && irq_enabled_ && event_idx_) barrier::poke(*used_event_, last_used_.value());
+    return done;
+  }
+
+  bool has_used() const noexcept {
+    return ready_ != 0 || RingIdx(barrier::observe(used_->idx)) != last_used_;
+  }
+
+  // Device-to-driver notifications (virtio-v1.2 §2.7.7, §2.7.10). A polling
+  // driver keeps them off; RX interrupt mode turns them on.
+  void disable_interrupts() noexcept {
+    irq_enabled_ = false;
+    if (event_idx_) {
+      // Already passed: the device's [old, new) window reaches it only after
+      // 2^16 - 1 more completions (the spec has no "never" value with EVENT_IDX).
+      barrier::poke(*used_event_, (last_used_ - 1).value());
+    } else {
+      barrier::poke(avail_->flags, avail_f_no_interrupt);
+    }
+  }
+
+  // Re-enables them and says whether used buffers are already pending, so the
+  // caller polls once more before sleeping (the classic lost-wakeup race).
+  bool enable_interrupts() noexcept {
+    irq_enabled_ = true;
+    if (event_idx_) barrier::poke(*used_event_, last_used_.value());
+    else barrier::poke(avail_->flags, uint16_t{0});
+    // Orders the store above before re-reading used->idx; pairs with the
+    // device's barrier between writing used->idx and reading used_event/flags.
+    barrier::store_load_fence();
+    return has_used();
+  }
+
+  // Teardown after the device is reset: hands every outstanding token to f
+  // exactly once and returns the ring to its initial state.
+  template <class F>
+  void detach_all(F&& f) {
+    for (uint32_t h = 0; h < size_; ++h)
+      if (tokens_[h] != nullptr) f(std::exchange(tokens_[h], nullptr));
+    reset_state();
+  }
+
+ private:
+  static uint16_t indirect_of(const RingConfig& c) {
+    return (c.features & feature::indirect_desc) ? c.indirect_entries : 0;
+  }
+  static uint16_t flags_of(const Segment& s) { return s.device_writable ? desc_flag::write : 0; }
+
+  SplitRing(const RingConfig& c, RingMemory mem, const Layout& l)
+      : mem_(mem), layout_(l), size_(c.size), mask_(static_cast<uint16_t>(c.size - 1)),
+        event_idx_((c.features & feature::event_idx) != 0), indirect_entries_(indirect_of(c)),
+        tokens_(std::make_unique<Token[]>(c.size)), next_(std::make_unique<uint16_t[]>(c.size)),
+        last_(std::make_unique<uint16_t[]>(c.size)), ndesc_(std::make_unique<uint16_t[]>(c.size)),
+        cap_(std::make_unique<uint32_t[]>(c.size)) {
+    // The areas are plain structs in DMA memory; the device accesses them
+    // concurrently, hence every shared access goes through barrier::.
+    desc_ = reinterpret_cast<SplitDesc*>(mem.va + l.desc);
+    avail_ = reinterpret_cast<SplitAvailHeader*>(mem.va + l.driver);
+    avail_ring_ = reinterpret_cast<uint16_t*>(mem.va + l.driver + sizeof(SplitAvailHeader));
+    used_event_ = avail_ring_ + size_;
+    used_ = reinterpret_cast<SplitUsedHeader*>(mem.va + l.device);
+    used_ring_ = reinterpret_cast<SplitUsedElem*>(mem.va + l.device + sizeof(SplitUsedHeader));
+    avail_event_ = reinterpret_cast<uint16_t*>(used_ring_ + size_);
+    areas_ = RingAreas{mem.iova + l.desc, mem.iova + l.driver, mem.iova + l.device};
+    reset_state();
+  }
+
+  void reset_state() {
+    std::memset(mem_.va, 0, layout_.total);
+    for (uint32_t i = 0; i < size_; ++i) {
+      next_[i] = static_cast<uint16_t>((i + 1) & mask_);
+      tokens_[i] = nullptr;
+    }
+    free_head_ = next_desc_ = inorder_head_ = 0;
+    num_free_ = size_;
+    inflight_ = ready_ = 0;
+    avail_idx_ = published_ = kicked_ = last_used_ = RingIdx(0);
+    broken_ = Broken::none;
+    irq_enabled_ = true;
+  }
+
+  SplitDesc* indirect_table(uint16_t head) const {
+    return reinterpret_cast<SplitDesc*>(mem_.va + layout_.indirect) + size_t{head} * indirect_entries_;
+  }
+  uint64_t indirect_iova(uint16_t head) const {
+    return mem_.iova + layout_.indirect + size_t{head} * indirect_entries_ * sizeof(SplitDesc);
+  }
+
+  // The descriptor after d in allocation order: the free list, or ring order when in order.
+  uint16_t following(uint16_t d) const { return in_order ? static_cast<uint16_t>((d + 1) & mask_) : next_[d]; }
+  void advance_free(uint16_t d) {
+    --num_free_;
+    if constexpr (in_order) next_desc_ = static_cast<uint16_t>((d + 1) & mask_);
+    else free_head_ = next_[d];
+  }
+
+  void book(uint16_t head, uint16_t last, uint16_t ndesc, uint32_t cap, Token tok) {
+    tokens_[head] = tok;
+    last_[head] = last;
+    ndesc_[head] = ndesc;
+    cap_[head] = cap;
+    ++inflight_;
+    // The driver area slot; read by the device only after it observes the
+    // avail->idx published past it (see publish()).
+    avail_ring_[avail_idx_.slot(mask_)] = head;
+    ++avail_idx_;
+  }
+
+  void release(uint16_t head) {
+    tokens_[head] = nullptr;
+    num_free_ = static_cast<uint16_t>(num_free_ + ndesc_[head]);
+    --inflight_;
+  }
+
+  void fail(Broken why) { if (broken_ == Broken::none) broken_ = why; }
+
+  // IN_ORDER (virtio-v1.2 §2.7.9): buffers complete in the order they were
+  // made available, and the device may write one used element for a whole
+  // batch, naming only its last buffer. Earlier buffers of such a batch "are
+  // assumed to have been used (read or written) by the device completely"
+  // (virtio-v1.2 §2.8.20, the same rule for split), so they report their
+  // full device-writable length.
+  uint16_t reap_in_order(std::span<Token> toks, std::span<uint32_t> lens, uint16_t max, RingIdx used_idx) noexcept {
+    uint16_t out = 0;
+    while (out < max) {
+      if (ready_ == 0) {
+        if (last_used_ == used_idx) break;
+        const SplitUsedElem& e = used_ring_[last_used_.slot(mask_)];
+        const uint32_t id = e.id, len = e.len;
+        uint16_t k = 0, h = inorder_head_;
+        for (uint16_t j = 0; j < inflight_; ++j) {
+          if (h == id) { k = static_cast<uint16_t>(j + 1); break; }
+          h = static_cast<uint16_t>((h + ndesc_[h]) & mask_);
+        }
+        if (k == 0) { fail(Broken::bad_id); break; }
+        if (len > cap_[id]) { fail(Broken::bad_len); break; }
+        ready_ = k;
+        ready_len_ = len;
+        ++last_used_;
+      }
+      const uint16_t h = inorder_head_;
+      toks[out] = tokens_[h];
+      lens[out] = ready_ == 1 ? ready_len_ : cap_[h];
+      ++out;
+      --ready_;
+      inorder_head_ = static_cast<uint16_t>((h + ndesc_[h]) & mask_);
+      release(h);
+    }
+    if (out && irq_enabled_ && event_idx_) barrier::poke(*used_event_, last_used_.value());
+    return out;
+  }
+
+  // cold: where things are
+  RingMemory mem_;
+  Layout layout_;
+  RingAreas areas_;
+  SplitDesc* desc_ = nullptr;
+  SplitAvailHeader* avail_ = nullptr;
+  uint16_t* avail_ring_ = nullptr;
+  uint16_t* used_event_ = nullptr;
+  SplitUsedHeader* used_ = nullptr;
+  SplitUsedElem* used_ring_ = nullptr;
+  uint16_t* avail_event_ = nullptr;
+  uint16_t size_ = 0, mask_ = 0;
+  bool event_idx_ = false;
+  uint16_t indirect_entries_ = 0;
+
+  // hot: the driver's shadows
+  RingIdx avail_idx_, published_, kicked_, last_used_;
+  uint16_t free_head_ = 0, next_desc_ = 0, inorder_head_ = 0;
+  uint16_t num_free_ = 0, inflight_ = 0;
+  uint16_t ready_ = 0;        // in-order: buffers known used, not yet returned
+  uint32_t ready_len_ = 0;    // in-order: length for the last of them
+  Broken broken_ = Broken::none;
+  bool irq_enabled_ = true;
+  std::unique_ptr<Token[]> tokens_;    // per head: the caller's token, nullptr when not in flight
+  std::unique_ptr<uint16_t[]> next_;   // free list links (shadow of desc.next)
+  std::unique_ptr<uint16_t[]> last_;   // per head: last descriptor of its chain
+  std::unique_ptr<uint16_t[]> ndesc_;  // per head: ring descriptors it holds
+  std::unique_ptr<uint32_t[]> cap_;    // per head: device-writable bytes
+};
+
+}  // namespace vpmd::ring

@@ -1,0 +1,58 @@
+// IOMMU groups and the kernel's IOMMU state, as VFIO sees them (see vpmd/pmd/pci.hpp).
+//
+// VFIO hands out devices by IOMMU group (/dev/vfio/N): every device in a group
+// shares one DMA translation, so a group is only safe for user space when no
+// other device in it is driven by the host. Without an IOMMU, vfio built with
+// CONFIG_VFIO_NOIOMMU can still take devices when enable_unsafe_noiommu_mode
+// is set; it then creates one fake group per device, named "vfio-noiommu",
+// and the device can DMA anywhere in physical memory.
+#include <vpmd/pmd/pci.hpp>
+
+#include <cerrno>
+
+#include "pci_sysfs.hpp"
+
+namespace vpmd::pmd {
+
+const char* to_string(IommuMode mode) noexcept {
+  switch (mode) {
+    case IommuMode::on: return "on";
+    case IommuMode::noiommu_enabled: return "noiommu-enabled";
+    case IommuMode::noiommu_available: return "noiommu-available";
+    case IommuMode::off: break;
+  }
+  return "off";
+}
+
+Result<std::vector<std::string>> iommu_group_devices(unsigned group, const std::string& sysfs_root) {
+  const std::string dir = sysfs_root + "/kernel/iommu_groups/" + std::to_string(group) + "/devices";
+  if (!sysfs::exists(dir))
+    return make_error(ENOENT, "IOMMU group " + std::to_string(group) + " has no " + dir +
+                                  "; the group vanished (device unbound?) or sysfs is not mounted");
+  return sysfs::list_dir(dir);
+}
+
+IommuState iommu_state(const std::string& sysfs_root) {
+  IommuState s;
+  const std::string groups_dir = sysfs_root + "/kernel/iommu_groups";
+  for (const auto& g : sysfs::list_dir(groups_dir)) {
+    // vfio names the groups it fakes for no-IOMMU devices (drivers/vfio: "vfio-noiommu").
+    if (sysfs::read_line(groups_dir + "/" + g + "/name").value_or("") == "vfio-noiommu")
+      ++s.noiommu_groups;
+    else
+      ++s.groups;
+  }
+  s.vfio_loaded = sysfs::exists(sysfs_root + "/module/vfio");
+  const auto param = sysfs::read_line(sysfs_root + "/module/vfio/parameters/enable_unsafe_noiommu_mode");
+  if (s.groups > 0)
+    s.mode = IommuMode::on;
+  else if (param && (*param == "Y" || *param == "1"))
+    s.mode = IommuMode::noiommu_enabled;
+  else if (param)
+    s.mode = IommuMode::noiommu_available;
+  else
+    s.mode = IommuMode::off;
+  return s;
+}
+
+}  // namespace vpmd::pmd

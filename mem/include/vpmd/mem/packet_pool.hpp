@@ -1,0 +1,135 @@
+#pragma once
+// PacketPool: fixed-size Packet objects carved from DmaRegions, kept in a
+// lock-free ring (obj_ring.hpp) with optional per-thread caches in front, as
+// DPDK's rte_mempool does. alloc/free never allocate, lock or make syscalls.
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <vpmd/mem/dma_region.hpp>
+#include <vpmd/mem/iova.hpp>
+#include <vpmd/mem/obj_ring.hpp>
+#include <vpmd/mem/packet.hpp>
+#include <vpmd/mem/result.hpp>
+
+namespace vpmd {
+
+struct PoolConfig {
+  std::uint32_t count = 0;          // packets in the pool
+  std::uint32_t cache_size = 256;   // per-Cache objects kept (0: make_cache() refuses)
+  std::uint16_t data_room = Packet::default_data_room;
+  std::uint16_t headroom = Packet::default_headroom;
+  int numa_node = -1;               // -1: the caller's node
+  PageSize page = PageSize::huge_2m;
+  bool allow_small_pages = false;   // see DmaRegionConfig
+  IovaMapper* mapper = nullptr;     // nullptr: IdentityMapper (IOVA = VA); must outlive the pool
+  const char* name = "vpmd-pool";
+};
+
+class PacketPool {
+ public:
+  static constexpr std::uint32_t max_cache_size = 512;
+  // Objects per alloc/free call that go through a cache; larger bulks go
+  // straight to the ring.
+  static constexpr std::uint32_t max_cached_bulk = max_cache_size;
+
+  // A per-thread cache of free objects. Owned and used by one thread at a
+  // time; another thread may read its count (in_use()) concurrently.
+  // Destroy it before its pool (its destructor returns its objects).
+  class Cache {
+   public:
+    Cache(const Cache&) = delete;
+    Cache& operator=(const Cache&) = delete;
+    ~Cache();
+    std::uint32_t size() const noexcept { return size_; }
+    std::uint32_t flush_threshold() const noexcept { return flush_threshold_; }
+    std::uint32_t count() const noexcept { return len_.load(std::memory_order_relaxed); }
+
+   private:
+    friend class PacketPool;
+    Cache(PacketPool* pool, std::uint32_t size) noexcept;
+    PacketPool* pool_;
+    std::uint32_t size_;
+    std::uint32_t flush_threshold_;  // 1.5 x size, as DPDK: above it, flush back to size
+    // Written only by the owner (relaxed: only the count is shared, and
+    // in_use() is a snapshot); read relaxed by in_use() in other threads.
+    std::atomic<std::uint32_t> len_{0};
+    alignas(cache_line) Packet* objs_[2 * max_cache_size];  // refill can reach size + bulk
+  };
+
+  static Result<std::unique_ptr<PacketPool>> create(const PoolConfig& config);
+
+  PacketPool(const PacketPool&) = delete;
+  PacketPool& operator=(const PacketPool&) = delete;
+  // Packets still out are not touched; their memory goes away with the pool.
+  ~PacketPool();
+
+  Result<std::unique_ptr<Cache>> make_cache();
+
+  // All of out.size() packets, or none (returns false, out unspecified).
+  bool alloc_bulk(std::span<Packet*> out, Cache* cache = nullptr) noexcept;
+  Packet* alloc(Cache* cache = nullptr) noexcept {
+    Packet* p = nullptr;
+    return alloc_bulk(std::span<Packet*>(&p, 1), cache) ? p : nullptr;
+  }
+  // Frees packets of this pool (no nullptrs), chains segment by segment (a
+  // segment of another pool goes back to its own pool's ring).
+  void free_bulk(std::span<Packet* const> pkts, Cache* cache = nullptr) noexcept;
+  void free(Packet* p, Cache* cache = nullptr) noexcept {
+    if (p != nullptr) free_bulk(std::span<Packet* const>(&p, 1), cache);
+  }
+
+  // Packets out of the pool: capacity minus those in the ring and in every
+  // cache. Exact when no alloc/free is in flight; race-free from any thread.
+  std::uint32_t in_use() const;
+  std::uint32_t capacity() const noexcept { return count_; }
+  std::uint16_t data_room() const noexcept { return data_room_; }
+  std::uint16_t headroom() const noexcept { return headroom_; }
+  std::uint32_t cache_size() const noexcept { return cache_size_; }
+  std::size_t object_stride() const noexcept { return stride_; }
+  const std::string& name() const noexcept { return name_; }
+  // The memory behind the packets: a transport VFIO-maps them or passes
+  // their fds to a vhost-user back-end.
+  std::span<const DmaRegion> regions() const noexcept { return regions_; }
+  IovaMapper* mapper() const noexcept { return mapper_; }
+  // Frees that could not be returned (a foreign or double-freed segment
+  // found the ring full). Always 0 in a correct program.
+  std::uint64_t lost_frees() const noexcept { return lost_frees_.load(std::memory_order_relaxed); }
+
+  bool owns(const Packet* p) const noexcept;
+
+ private:
+  explicit PacketPool(const PoolConfig& config);
+  Result<void> populate(const PoolConfig& config);
+  void release_cache(Cache* c) noexcept;
+  // Restores the free-packet invariant (packet.hpp) on a packet whose fields
+  // differ from it; frees the rest of its chain. Cold path.
+  void reset_slow(Packet* p) noexcept;
+  void put_to_ring(std::span<Packet* const> pkts) noexcept;
+
+  bool reset_needed(const Packet* p) const noexcept {
+    // One load each of data_off/nb_segs, pkt_len/data_len, ol_flags: all on
+    // line 0, which the caller has just used. Branch-free combine.
+    return ((static_cast<std::uint32_t>(p->data_off) ^ headroom_) | (p->nb_segs ^ 1u) | p->pkt_len | p->data_len |
+            p->ol_flags) != 0;
+  }
+
+  ObjRing<Packet*> ring_;
+  std::uint32_t count_;
+  std::uint32_t cache_size_;
+  std::uint16_t data_room_;
+  std::uint16_t headroom_;
+  std::size_t stride_ = 0;
+  IovaMapper* mapper_;
+  std::string name_;
+  std::vector<DmaRegion> regions_;
+  std::atomic<std::uint64_t> lost_frees_{0};
+  mutable std::mutex caches_mu_;  // make_cache / cache destruction / in_use only
+  std::vector<Cache*> caches_;
+};
+
+}  // namespace vpmd

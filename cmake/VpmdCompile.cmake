@@ -9,8 +9,8 @@ endif()
 
 add_library(vpmd_warnings INTERFACE)
 target_compile_options(vpmd_warnings INTERFACE
-  -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
-  -Wunused -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough)
+  -Wall -Wextra -Werror -Wshadow -Wcast-align -Wunused -Wnull-dereference -Wimplicit-fallthrough
+  $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor -Wold-style-cast -Woverloaded-virtual>)
 
 # vpmd_layer(NAME [sources...]): an OBJECT library for one layer with its own
 # public include directory. Header-only layers still get a TU per header that

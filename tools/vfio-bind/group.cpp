@@ -28,7 +28,7 @@ GroupCheck check_group(const vpmd::pmd::PciDevice& dev, const std::string& sysfs
     return c;
   }
   for (const auto& bdf : *members) {
-    if (bdf == dev.bdf || std::find(joining.begin(), joining.end(), bdf) != joining.end()) continue;
+    if (std::find(joining.begin(), joining.end(), bdf) != joining.end()) continue;
     auto other = vpmd::pmd::pci_probe(bdf, sysfs_root);
     if (!other) {
       c.offenders.push_back({bdf, "unknown (" + other.error().message + ")"});

@@ -26,8 +26,9 @@ struct GroupCheck {
 // they declare driver_managed_dma (vfio-pci, pci-stub, pcieport).
 bool driver_allows_vfio(const std::optional<std::string>& driver);
 
-// Checks dev's group. Devices listed in `joining` are about to be bound to
-// vfio-pci too, so they do not count as offenders.
+// Checks dev's group: every member, dev included, must be driverless or on a
+// driver that allows VFIO. Devices listed in `joining` are about to be bound
+// to vfio-pci, so they do not count as offenders.
 GroupCheck check_group(const vpmd::pmd::PciDevice& dev, const std::string& sysfs_root,
                        const std::vector<std::string>& joining = {});
 

@@ -280,7 +280,7 @@ class SplitRing {
 
   // IN_ORDER (virtio-v1.2 §2.7.9): buffers complete in the order they were
   // made available, and the device may write one used element for a whole
-  // batch, naming only its last buffer. Earlier buffers of such a batch "are
+  // batch, naming only its last buffer, and advance used->idx by the batch. Earlier buffers of such a batch "are
   // assumed to have been used (read or written) by the device completely"
   // (virtio-v1.2 §2.8.20, the same rule for split), so they report their
   // full device-writable length.
@@ -296,11 +296,13 @@ class SplitRing {
           if (h == id) { k = static_cast<uint16_t>(j + 1); break; }
           h = static_cast<uint16_t>((h + ndesc_[h]) & mask_);
         }
-        if (k == 0) { fail(Broken::bad_id); break; }
+        // used->idx counts buffers, so a batch of k moves it by k while only
+        // its first slot holds an element (as Linux vhost writes it).
+        if (k == 0 || k > used_idx - last_used_) { fail(Broken::bad_id); break; }
         if (len > cap_[id]) { fail(Broken::bad_len); break; }
         ready_ = k;
         ready_len_ = len;
-        ++last_used_;
+        last_used_ += k;
       }
       const uint16_t h = inorder_head_;
       toks[out] = tokens_[h];

@@ -124,12 +124,12 @@ bool PackedDevice::pop_avail(Chain& out) {
   const bool a = (head_flags & kPackedDescFAvail) != 0;
   const bool u = (head_flags & kPackedDescFUsed) != 0;
   if (!(a == avail_wrap_ && u != avail_wrap_)) {
-    // Legal states are "available" (A == W, U != W) and "used" (A == U). A
-    // descriptor with A != U and A != W matches no wrap counter at all.
-    if (a != u)
-      return fail(cat("descriptor at slot ", next_avail_, " has AVAIL=", a, " USED=", u,
-                      " while the device's wrap counter is ", avail_wrap_,
-                      ": the driver must set AVAIL to its wrap counter and USED to its inverse (virtio-v1.2 §2.8.1)"));
+    // Only (A == W, U != W) means "available". Every other pattern is some
+    // earlier state of this slot: a used descriptor (A == U), or a previous
+    // lap's available descriptor (A != W, U == W) whose buffer the device
+    // already completed out of order, its used descriptor written at another
+    // slot (§2.8.3: used descriptors go to the next used position, not to the
+    // buffer's own slot). None of them is a driver error by itself.
     return false;
   }
 

@@ -59,8 +59,13 @@ struct SplitDriver {
     std::atomic_ref<std::uint16_t>(*reinterpret_cast<std::uint16_t*>(avail_mem.get() + kAvailIdxOff))
         .store(avail_idx, std::memory_order_release);
   }
-  void set_avail_flags(std::uint16_t f) { std::memcpy(avail_mem.get() + kAvailFlagsOff, &f, 2); }
-  void set_used_event(std::uint16_t v) { std::memcpy(avail_mem.get() + avail_used_event_off(size), &v, 2); }
+  // Fields the device reads at any time: atomic (seq_cst, the Dekker pair
+  // with the device's barrier in should_interrupt()).
+  static std::atomic_ref<std::uint16_t> field(std::byte* p) {
+    return std::atomic_ref<std::uint16_t>(*reinterpret_cast<std::uint16_t*>(p));
+  }
+  void set_avail_flags(std::uint16_t f) { field(avail_mem.get() + kAvailFlagsOff).store(f); }
+  void set_used_event(std::uint16_t v) { field(avail_mem.get() + avail_used_event_off(size)).store(v); }
   void set_avail_idx_raw(std::uint16_t v) {
     avail_idx = v;
     std::memcpy(avail_mem.get() + kAvailIdxOff, &v, 2);
@@ -70,16 +75,8 @@ struct SplitDriver {
     return std::atomic_ref<std::uint16_t>(*reinterpret_cast<std::uint16_t*>(used_mem.get() + kUsedIdxOff))
         .load(std::memory_order_acquire);
   }
-  std::uint16_t used_flags() const {
-    std::uint16_t v;
-    std::memcpy(&v, used_mem.get() + kUsedFlagsOff, 2);
-    return v;
-  }
-  std::uint16_t avail_event() const {
-    std::uint16_t v;
-    std::memcpy(&v, used_mem.get() + used_avail_event_off(size), 2);
-    return v;
-  }
+  std::uint16_t used_flags() const { return field(used_mem.get() + kUsedFlagsOff).load(); }
+  std::uint16_t avail_event() const { return field(used_mem.get() + used_avail_event_off(size)).load(); }
   UsedElem used_elem(std::uint16_t at) const {
     UsedElem e;
     std::memcpy(&e, used_mem.get() + used_ring_off(at & (size - 1u)), sizeof e);

@@ -11,9 +11,16 @@ namespace {
 
 constexpr std::size_t round_up(std::size_t v, std::size_t a) { return (v + a - 1) / a * a; }
 
+// Object stride: whole cache lines, and an odd number of them when that
+// still fits a small page. With an even count (2304 B = 36 lines) every
+// object's line 0 falls in a quarter of the cache sets and evicts itself;
+// an odd count spreads them over all sets (DPDK pads mbufs the same way).
 std::size_t stride_for(std::uint16_t headroom, std::uint16_t data_room) {
-  return round_up(sizeof(Packet) + headroom + data_room, cache_line);
+  std::size_t s = round_up(sizeof(Packet) + headroom + data_room, cache_line);
+  if ((s / cache_line) % 2 == 0 && s + cache_line <= bytes(PageSize::small_4k)) s += cache_line;
+  return s;
 }
+
 
 std::string pool_err(const PoolConfig& c, const std::string& what) {
   return std::string("PacketPool '") + (c.name ? c.name : "") + "': " + what;
@@ -61,6 +68,7 @@ PacketPool::PacketPool(const PoolConfig& c)
       cache_size_(c.cache_size),
       data_room_(c.data_room),
       headroom_(c.headroom),
+      free_state_(c.headroom),
       mapper_(c.mapper != nullptr ? c.mapper : &IdentityMapper::instance()),
       name_(c.name != nullptr ? c.name : "vpmd-pool") {}
 
@@ -170,11 +178,11 @@ std::uint32_t PacketPool::in_use() const {
 
 // ---------------------------------------------------------------- hot paths
 
-bool PacketPool::alloc_bulk(std::span<Packet*> out, Cache* cache) noexcept {
+bool PacketPool::alloc_refill(std::span<Packet*> out, Cache* cache) noexcept {
   const auto n = static_cast<std::uint32_t>(out.size());
   if (cache == nullptr || n > max_cached_bulk) return ring_.dequeue_bulk(out);
   std::uint32_t len = cache->len_.load(std::memory_order_relaxed);
-  if (n > len) [[unlikely]] {
+  if (n > len) {
     // Refill so that `size` objects remain after serving (DPDK does the
     // same); if the ring has fewer, take just what this call needs.
     const std::uint32_t full = cache->size_ + n - len;
@@ -187,38 +195,39 @@ bool PacketPool::alloc_bulk(std::span<Packet*> out, Cache* cache) noexcept {
     }
   }
   len -= n;
-  std::memcpy(out.data(), cache->objs_ + len, n * sizeof(Packet*));  // the most recently freed: cache-hot
+  detail::copy_objs(out.data(), cache->objs_ + len, n);
   cache->len_.store(len, std::memory_order_relaxed);
   return true;
 }
 
-void PacketPool::free_bulk(std::span<Packet* const> pkts, Cache* cache) noexcept {
+void PacketPool::free_spill(std::span<Packet* const> pkts, Cache* cache) noexcept {
   const auto n = static_cast<std::uint32_t>(pkts.size());
-  if (cache == nullptr || n > cache->size_) [[unlikely]] {
+  if (cache == nullptr || n > cache->size_) {
     put_to_ring(pkts);
     return;
   }
   std::uint32_t len = cache->len_.load(std::memory_order_relaxed);
-  if (len + n > cache->flush_threshold_) [[unlikely]] {
+  if (len + n > cache->flush_threshold_) {
     // Flush back down so that `size` remain after this put.
     const std::uint32_t keep = cache->size_ - n;
     if (!ring_.enqueue_bulk(std::span<Packet* const>(cache->objs_ + keep, len - keep)))
       lost_frees_.fetch_add(len - keep, std::memory_order_relaxed);
-    len = keep;
+    cache->len_.store(keep, std::memory_order_relaxed);
   }
-  Packet** dst = cache->objs_ + len;
-  for (std::uint32_t i = 0; i < n; ++i) {
-    Packet* p = pkts[i];
-    if (reset_needed(p)) reset_slow(p);
-    dst[i] = p;
+  free_bulk(pkts, cache);  // now fits under the threshold
+}
+
+void PacketPool::reset_bulk(std::span<Packet* const> pkts) noexcept {
+  for (Packet* p : pkts) {
+    if (free_state_.dirt(p) != 0) reset_slow(p);
   }
-  cache->len_.store(len + n, std::memory_order_relaxed);
 }
 
 void PacketPool::put_to_ring(std::span<Packet* const> pkts) noexcept {
-  for (Packet* p : pkts) {
-    if (reset_needed(p)) reset_slow(p);
-  }
+  FreeState::Scan scan;
+#pragma GCC unroll 4
+  for (Packet* p : pkts) scan.add(p);
+  if (!scan.clean(free_state_)) reset_bulk(pkts);
   if (!ring_.enqueue_bulk(pkts)) lost_frees_.fetch_add(pkts.size(), std::memory_order_relaxed);
 }
 

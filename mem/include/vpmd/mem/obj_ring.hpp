@@ -24,6 +24,27 @@ concept RingObject = std::is_trivially_copyable_v<T> && sizeof(T) <= sizeof(std:
 
 inline constexpr std::size_t cache_line = 64;
 
+namespace detail {
+// Copies n small objects, 4 per step in two 16-byte moves (as rte_ring's
+// copies do). For the few dozen a bulk moves, this inline loop beats a call
+// to memcpy, which is what the compiler would turn a plain loop into.
+template <RingObject T>
+inline void copy_objs(T* __restrict dst, const T* __restrict src, std::uint32_t n) noexcept {
+  using Pair = std::uint64_t __attribute__((vector_size(16)));
+  if constexpr (sizeof(T) == sizeof(std::uint64_t)) {
+    for (std::uint32_t k = n / 4; k != 0; --k, src += 4, dst += 4) {
+      Pair a, b;
+      std::memcpy(&a, src, sizeof(a));
+      std::memcpy(&b, src + 2, sizeof(b));
+      std::memcpy(dst, &a, sizeof(a));
+      std::memcpy(dst + 2, &b, sizeof(b));
+    }
+    n %= 4;
+  }
+  for (; n != 0; --n) *dst++ = *src++;
+}
+}  // namespace detail
+
 template <RingObject T>
 class ObjRing {
  public:
@@ -119,15 +140,15 @@ class ObjRing {
   void copy_in(std::uint32_t head, const T* src, std::uint32_t n) noexcept {
     const std::uint32_t idx = head & mask_;
     const std::uint32_t first = n <= capacity_ - idx ? n : capacity_ - idx;
-    std::memcpy(&slots_[idx], src, first * sizeof(T));
-    if (first < n) std::memcpy(&slots_[0], src + first, (n - first) * sizeof(T));
+    detail::copy_objs(slots_.get() + idx, src, first);
+    if (first < n) detail::copy_objs(slots_.get(), src + first, n - first);
   }
 
   void copy_out(std::uint32_t head, T* dst, std::uint32_t n) const noexcept {
     const std::uint32_t idx = head & mask_;
     const std::uint32_t first = n <= capacity_ - idx ? n : capacity_ - idx;
-    std::memcpy(dst, &slots_[idx], first * sizeof(T));
-    if (first < n) std::memcpy(dst + first, &slots_[0], (n - first) * sizeof(T));
+    detail::copy_objs(dst, slots_.get() + idx, first);
+    if (first < n) detail::copy_objs(dst + first, slots_.get(), n - first);
   }
 
   HeadTail prod_;  // producers' line

@@ -3,7 +3,9 @@
 // lock-free ring (obj_ring.hpp) with optional per-thread caches in front, as
 // DPDK's rte_mempool does. alloc/free never allocate, lock or make syscalls.
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <mutex>
 #include <span>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include <vpmd/mem/dma_region.hpp>
+#include <vpmd/mem/free_state.hpp>
 #include <vpmd/mem/iova.hpp>
 #include <vpmd/mem/obj_ring.hpp>
 #include <vpmd/mem/packet.hpp>
@@ -71,14 +74,48 @@ class PacketPool {
   Result<std::unique_ptr<Cache>> make_cache();
 
   // All of out.size() packets, or none (returns false, out unspecified).
-  bool alloc_bulk(std::span<Packet*> out, Cache* cache = nullptr) noexcept;
+  // The common case (a cache holding enough) is inline; the rest is not.
+  bool alloc_bulk(std::span<Packet*> out, Cache* cache = nullptr) noexcept {
+    const auto n = static_cast<std::uint32_t>(out.size());
+    if (cache != nullptr) [[likely]] {
+      const std::uint32_t len = cache->len_.load(std::memory_order_relaxed);
+      if (n <= len) [[likely]] {
+        // The most recently freed objects: the ones still in this core's cache.
+        detail::copy_objs(out.data(), cache->objs_ + (len - n), n);
+        cache->len_.store(len - n, std::memory_order_relaxed);
+        return true;
+      }
+    }
+    return alloc_refill(out, cache);
+  }
   Packet* alloc(Cache* cache = nullptr) noexcept {
     Packet* p = nullptr;
     return alloc_bulk(std::span<Packet*>(&p, 1), cache) ? p : nullptr;
   }
   // Frees packets of this pool (no nullptrs), chains segment by segment (a
-  // segment of another pool goes back to its own pool's ring).
-  void free_bulk(std::span<Packet* const> pkts, Cache* cache = nullptr) noexcept;
+  // segment of another pool goes back to its own pool's ring). Restores the
+  // free-packet invariant, writing only to packets that differ from it.
+  void free_bulk(std::span<Packet* const> pkts, Cache* cache = nullptr) noexcept {
+    const auto n = static_cast<std::uint32_t>(pkts.size());
+    if (cache != nullptr) [[likely]] {
+      const std::uint32_t len = cache->len_.load(std::memory_order_relaxed);
+      if (len + n <= cache->flush_threshold_ && n <= cache->size_) [[likely]] {
+        Packet** __restrict dst = cache->objs_ + len;
+        Packet* const* __restrict src = pkts.data();
+        FreeState::Scan scan;
+#pragma GCC unroll 4
+        for (std::uint32_t i = 0; i < n; ++i) {
+          Packet* p = src[i];
+          scan.add(p);
+          dst[i] = p;
+        }
+        if (!scan.clean(free_state_)) [[unlikely]] reset_bulk(pkts);  // some were used
+        cache->len_.store(len + n, std::memory_order_relaxed);
+        return;
+      }
+    }
+    free_spill(pkts, cache);
+  }
   void free(Packet* p, Cache* cache = nullptr) noexcept {
     if (p != nullptr) free_bulk(std::span<Packet* const>(&p, 1), cache);
   }
@@ -110,19 +147,17 @@ class PacketPool {
   // differ from it; frees the rest of its chain. Cold path.
   void reset_slow(Packet* p) noexcept;
   void put_to_ring(std::span<Packet* const> pkts) noexcept;
-
-  bool reset_needed(const Packet* p) const noexcept {
-    // One load each of data_off/nb_segs, pkt_len/data_len, ol_flags: all on
-    // line 0, which the caller has just used. Branch-free combine.
-    return ((static_cast<std::uint32_t>(p->data_off) ^ headroom_) | (p->nb_segs ^ 1u) | p->pkt_len | p->data_len |
-            p->ol_flags) != 0;
-  }
+  // Out-of-line parts of alloc_bulk / free_bulk: no cache, refill, flush.
+  bool alloc_refill(std::span<Packet*> out, Cache* cache) noexcept;
+  void free_spill(std::span<Packet* const> pkts, Cache* cache) noexcept;
+  void reset_bulk(std::span<Packet* const> pkts) noexcept;  // reset_slow each packet that differs
 
   ObjRing<Packet*> ring_;
   std::uint32_t count_;
   std::uint32_t cache_size_;
   std::uint16_t data_room_;
   std::uint16_t headroom_;
+  FreeState free_state_;
   std::size_t stride_ = 0;
   IovaMapper* mapper_;
   std::string name_;

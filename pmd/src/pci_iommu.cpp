@@ -14,6 +14,15 @@
 
 namespace vpmd::pmd {
 
+namespace {
+
+std::string group_dir(const std::string& root, const std::string& group) { return root + "/kernel/iommu_groups/" + group; }
+
+// vfio names the groups it fakes for no-IOMMU devices (drivers/vfio: "vfio-noiommu").
+bool is_noiommu_group(const std::string& dir) { return sysfs::read_line(dir + "/name").value_or("") == "vfio-noiommu"; }
+
+}  // namespace
+
 const char* to_string(IommuMode mode) noexcept {
   switch (mode) {
     case IommuMode::on: return "on";
@@ -25,19 +34,22 @@ const char* to_string(IommuMode mode) noexcept {
 }
 
 Result<std::vector<std::string>> iommu_group_devices(unsigned group, const std::string& sysfs_root) {
-  const std::string dir = sysfs_root + "/kernel/iommu_groups/" + std::to_string(group) + "/devices";
+  const std::string dir = group_dir(sysfs_root, std::to_string(group)) + "/devices";
   if (!sysfs::exists(dir))
     return make_error(ENOENT, "IOMMU group " + std::to_string(group) + " has no " + dir +
                                   "; the group vanished (device unbound?) or sysfs is not mounted");
   return sysfs::list_dir(dir);
 }
 
+std::string vfio_group_path(unsigned group, const std::string& sysfs_root) {
+  const std::string n = std::to_string(group);
+  return (is_noiommu_group(group_dir(sysfs_root, n)) ? "/dev/vfio/noiommu-" : "/dev/vfio/") + n;
+}
+
 IommuState iommu_state(const std::string& sysfs_root) {
   IommuState s;
-  const std::string groups_dir = sysfs_root + "/kernel/iommu_groups";
-  for (const auto& g : sysfs::list_dir(groups_dir)) {
-    // vfio names the groups it fakes for no-IOMMU devices (drivers/vfio: "vfio-noiommu").
-    if (sysfs::read_line(groups_dir + "/" + g + "/name").value_or("") == "vfio-noiommu")
+  for (const auto& g : sysfs::list_dir(sysfs_root + "/kernel/iommu_groups")) {
+    if (is_noiommu_group(group_dir(sysfs_root, g)))
       ++s.noiommu_groups;
     else
       ++s.groups;

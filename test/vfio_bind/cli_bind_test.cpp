@@ -16,8 +16,6 @@ using namespace vpmd_test;
 
 namespace {
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 const json::Value& device(const json::Value& status, const std::string& bdf) {
   for (const auto& d : status["devices"].array())
     if (d["bdf"].str() == bdf) return d;
@@ -146,10 +144,16 @@ TEST_CASE("a driverless device restores to no driver", "[cli][bind]") {
   CHECK(has(b.out, "(was no driver)"));
   CHECK(fs.read(std::string("../run/vpmd/vfio-bind/") + kNic0) == "driver=\n");
   auto r = run_vfio_bind({"restore", kNic0, "--sysfs-root", fs.root()}, fs.base());
-  kernel.stop();
   CHECK(r.rc == 0);
   CHECK(has(r.out, "restored to no driver"));
   CHECK_FALSE(fs.driver_of(kNic0).has_value());
+  // unbind of a driverless device changes nothing and succeeds.
+  auto u = run_vfio_bind({"unbind", kNic0, "--sysfs-root", fs.root()}, fs.base());
+  kernel.stop();
+  CHECK(u.rc == 0);
+  CHECK(has(u.out, "already without a driver"));
+  CHECK_FALSE(fs.exists(std::string("../run/vpmd/vfio-bind/") + kNic0));
+  CHECK(kernel.log() == std::vector<std::string>{"bind 0000:00:02.0 vfio-pci", "unbind 0000:00:02.0 vfio-pci"});
 }
 
 TEST_CASE("--noiommu enables no-IOMMU mode and the device gets a noiommu group", "[cli][bind]") {

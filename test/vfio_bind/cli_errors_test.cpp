@@ -16,8 +16,6 @@ using namespace vpmd_test;
 
 namespace {
 
-bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
 // Nothing a refused command may leave behind.
 void check_untouched(const FakeSysfs& fs, const std::string& bdf) {
   CHECK(fs.read("bus/pci/devices/" + bdf + "/driver_override") == "(null)\n");
@@ -209,6 +207,13 @@ TEST_CASE("a failing sysfs write or a refusing kernel exits 8", "[cli]") {
     CHECK(has(r.err, "did not bind to vfio-pci"));
     CHECK(has(r.err, "vfio-bind restore"));
   }
+}
+
+TEST_CASE("status without a PCI devices directory exits 3", "[cli]") {
+  FakeSysfs fs;
+  auto r = run_vfio_bind({"status", "--sysfs-root", fs.base() + "/nowhere"}, fs.base());
+  CHECK(r.rc == 3);
+  CHECK(has(r.err, "--sysfs-root"));
 }
 
 TEST_CASE("restore without a remembered driver exits 9", "[cli]") {

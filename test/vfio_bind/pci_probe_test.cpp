@@ -193,7 +193,10 @@ TEST_CASE("iommu_group_devices lists a group's members", "[pci][iommu]") {
   auto m = iommu_group_devices(5, fs.root());
   REQUIRE(m.ok());
   CHECK(*m == std::vector<std::string>{"0000:00:03.0", "0000:00:03.1"});
-  auto none = iommu_group_devices(6, fs.root());
+  CHECK(vfio_group_path(5, fs.root()) == "/dev/vfio/5");
+  fs.add_group(6, "vfio-noiommu");
+  CHECK(vfio_group_path(6, fs.root()) == "/dev/vfio/noiommu-6");
+  auto none = iommu_group_devices(7, fs.root());
   REQUIRE_FALSE(none.ok());
   CHECK(none.error().code == ENOENT);
 }

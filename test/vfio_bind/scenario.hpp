@@ -2,9 +2,13 @@
 // The fake machine most CLI tests start from: two virtio-net NICs on
 // virtio-pci (as a guest with virtio_pci loaded has), an ISA bridge that is not
 // a network device, and hugepages.
+#include <string>
+
 #include "fake_sysfs.hpp"
 
 namespace vpmd_test {
+
+inline bool has(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
 
 inline constexpr const char* kNic0 = "0000:00:02.0";
 inline constexpr const char* kNic1 = "0000:00:03.0";

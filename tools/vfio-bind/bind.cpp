@@ -68,23 +68,26 @@ Status probe_all(const Options& opt, std::vector<PciDevice>& out) {
   return {};
 }
 
-std::string interface_list(const PciDevice& d) {
-  std::string s;
+std::vector<std::string> up_interfaces(const PciDevice& d) {
+  std::vector<std::string> names;
   for (const auto& i : d.interfaces)
-    if (i.up) s += (s.empty() ? "" : ", ") + i.name;
-  return s;
+    if (i.up) names.push_back(i.name);
+  return names;
 }
 
 Status refuse_if_up(const Options& opt, const PciDevice& d, std::ostream& out) {
-  if (!d.any_interface_up()) return {};
+  const auto up = up_interfaces(d);
+  if (up.empty()) return {};
+  std::string names;
+  for (const auto& n : up) names += (names.empty() ? "" : ", ") + n;
   if (opt.force) {
-    out << d.bdf << ": interface " << interface_list(d) << " is up; going on because of --force\n";
+    out << d.bdf << ": interface " << names << " is up; going on because of --force\n";
     return {};
   }
   return Status::fail(ExitCode::interface_up,
-                      d.bdf + " carries network interface " + interface_list(d) +
+                      d.bdf + " carries network interface " + names +
                           ", which is up: taking the device would cut its traffic. Bring it down "
-                          "(ip link set " + d.interfaces.front().name + " down) or pass --force");
+                          "(ip link set " + up.front() + " down) or pass --force");
 }
 
 Status ensure_driver_loaded(const Env& env, const std::string& name) {

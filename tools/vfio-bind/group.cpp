@@ -2,7 +2,6 @@
 #include "group.hpp"
 
 #include <algorithm>
-#include <fstream>
 
 namespace vfio_bind {
 
@@ -16,11 +15,7 @@ GroupCheck check_group(const vpmd::pmd::PciDevice& dev, const std::string& sysfs
   GroupCheck c;
   c.group = dev.iommu_group;
   if (!c.group) return c;
-  const std::string gdir = sysfs_root + "/kernel/iommu_groups/" + std::to_string(*c.group);
-  std::string name;
-  if (std::ifstream in(gdir + "/name"); in) std::getline(in, name);
-  c.noiommu = name == "vfio-noiommu";
-  c.vfio_path = "/dev/vfio/" + std::string(c.noiommu ? "noiommu-" : "") + std::to_string(*c.group);
+  c.vfio_path = vpmd::pmd::vfio_group_path(*c.group, sysfs_root);
 
   auto members = vpmd::pmd::iommu_group_devices(*c.group, sysfs_root);
   if (!members) {

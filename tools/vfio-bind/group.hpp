@@ -16,7 +16,6 @@ struct GroupOffender {
 
 struct GroupCheck {
   std::optional<unsigned> group;   // none: the device has no IOMMU group (yet)
-  bool noiommu = false;            // a group vfio made in no-IOMMU mode
   std::string vfio_path;           // /dev/vfio/N or /dev/vfio/noiommu-N, empty without a group
   std::vector<GroupOffender> offenders;
   bool viable() const noexcept { return group && offenders.empty(); }

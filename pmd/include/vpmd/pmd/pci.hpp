@@ -99,6 +99,10 @@ Result<PciDevice> pci_probe(std::string_view bdf, const std::string& sysfs_root 
 // The BDFs in IOMMU group `group` (<sysfs_root>/kernel/iommu_groups/N/devices).
 Result<std::vector<std::string>> iommu_group_devices(unsigned group, const std::string& sysfs_root = "/sys");
 
+// The VFIO group node for IOMMU group `group`: /dev/vfio/N, or
+// /dev/vfio/noiommu-N for a group vfio made in no-IOMMU mode.
+std::string vfio_group_path(unsigned group, const std::string& sysfs_root = "/sys");
+
 // What DMA isolation the kernel offers to VFIO.
 enum class IommuMode : std::uint8_t {
   on,                 // a real (or virtual) IOMMU: groups exist that are not vfio-noiommu

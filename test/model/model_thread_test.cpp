@@ -51,9 +51,8 @@ TEST_CASE("split: device thread vs driver thread, with kicks", "[model][threads]
       while (run.next_serial < kBuffers && run.submit()) {
       }
       if (run.drv.avail_idx != old) {
-        // §2.7.10: full barrier between publishing avail->idx and reading the
-        // device's suppression (pairs with the device's re-check after enabling).
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // §2.7.10: the seq_cst store of avail->idx (in add()) and the seq_cst
+        // loads below pair with the device's re-check after enabling.
         const bool kick = event_idx ? need_event(run.drv.avail_event(), run.drv.avail_idx, old)
                                     : (run.drv.used_flags() & kUsedFNoNotify) == 0;
         if (kick) dev.notify();
@@ -84,8 +83,7 @@ TEST_CASE("packed: device thread vs driver thread, with kicks", "[model][threads
       std::uint32_t added = 0;
       while (run.next_serial < kBuffers && run.submit()) added += run.per();
       if (added != 0) {
-        // §2.8.10 / §2.8.21: full barrier, then read the device's suppression.
-        std::atomic_thread_fence(std::memory_order_seq_cst);
+        // §2.8.10 / §2.8.21: seq_cst head flags store (add()), seq_cst loads here.
         auto evt = [&](std::size_t off) {
           return std::atomic_ref<std::uint16_t>(
                      *reinterpret_cast<std::uint16_t*>(run.drv.device_evt_mem.get() + off))

@@ -74,7 +74,7 @@ struct PackedDriver {
         wrap = !wrap;
       }
     }
-    flags_at(avail_pos).store(head_flags, std::memory_order_release);
+    flags_at(avail_pos).store(head_flags, std::memory_order_seq_cst);  // release + full barrier before reading suppression
     descs_of_id[id] = static_cast<std::uint16_t>(elems.size());
     avail_pos = pos;
     avail_wrap = wrap;

@@ -57,7 +57,7 @@ struct SplitDriver {
     std::memcpy(avail_mem.get() + avail_ring_off(avail_idx & (size - 1u)), &head, 2);
     ++avail_idx;
     std::atomic_ref<std::uint16_t>(*reinterpret_cast<std::uint16_t*>(avail_mem.get() + kAvailIdxOff))
-        .store(avail_idx, std::memory_order_release);
+        .store(avail_idx, std::memory_order_seq_cst);  // release + the §2.7.13.4 full barrier before reading suppression
   }
   // Fields the device reads at any time: atomic (seq_cst, the Dekker pair
   // with the device's barrier in should_interrupt()).

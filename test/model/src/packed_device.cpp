@@ -119,8 +119,11 @@ bool PackedDevice::pop_avail(Chain& out) {
   if (!driver_error_.empty()) return false;
   // Acquire pairs with the driver's release store of the first descriptor's
   // flags, written after the rest of the list (§2.8.6, §2.8.21): the list's
-  // other fields, read plainly below, are then visible.
-  const std::uint16_t head_flags = shared16(ring_ + sizeof(PackedDesc) * next_avail_ + kFlagsOff).load(std::memory_order_acquire);
+  // other fields, read plainly below, are then visible. seq_cst (a plain load
+  // on x86) orders it after our seq_cst store of the device event suppression
+  // in set_notifications(): the re-check after asking for kicks (§2.8.10).
+  const std::uint16_t head_flags =
+      shared16(ring_ + sizeof(PackedDesc) * next_avail_ + kFlagsOff).load(std::memory_order_seq_cst);
   const bool a = (head_flags & kPackedDescFAvail) != 0;
   const bool u = (head_flags & kPackedDescFUsed) != 0;
   if (!(a == avail_wrap_ && u != avail_wrap_)) {
@@ -213,11 +216,15 @@ void PackedDevice::publish() {
     write_plain(d + offsetof(PackedDesc, id), p.id);
     write_plain(d + offsetof(PackedDesc, len), p.len);
   };
-  auto release_flags = [&](std::uint16_t pos, std::uint16_t flags) {
+  auto release_flags = [&](std::uint16_t pos, std::uint16_t flags, std::memory_order mo = std::memory_order_release) {
     // Release pairs with the driver's acquire load of these flags before it
     // reads id/len (§2.8.6: flags are written last).
-    shared16(ring_ + sizeof(PackedDesc) * pos + kFlagsOff).store(flags, std::memory_order_release);
+    shared16(ring_ + sizeof(PackedDesc) * pos + kFlagsOff).store(flags, mo);
   };
+  // The batch's LAST store is seq_cst: it doubles as the full barrier
+  // §2.8.10 wants before should_interrupt() reads the driver's event
+  // suppression (seq_cst store/load pair instead of a fence TSan cannot see).
+  constexpr auto kLast = std::memory_order_seq_cst;
 
   std::uint32_t total = 0;
   for (const PendingUsed& p : pending_) total += p.descs;
@@ -228,7 +235,7 @@ void PackedDevice::publish() {
     // buffer's id; the device then skips the whole batch's slots.
     const PendingUsed& last = pending_.back();
     write_id_len(first_pos, last);
-    release_flags(first_pos, used_flags(first_wrap, last.writable));
+    release_flags(first_pos, used_flags(first_wrap, last.writable), kLast);
     advance(next_used_, used_wrap_, total);
   } else {
     // Write every element but the first's flags, then the first's flags: the
@@ -240,7 +247,7 @@ void PackedDevice::publish() {
       if (k != 0) release_flags(pos, used_flags(wrap, pending_[k].writable));
       advance(pos, wrap, pending_[k].descs);
     }
-    release_flags(first_pos, used_flags(first_wrap, pending_.front().writable));
+    release_flags(first_pos, used_flags(first_wrap, pending_.front().writable), kLast);
     next_used_ = pos;
     used_wrap_ = wrap;
   }
@@ -254,10 +261,10 @@ bool PackedDevice::should_interrupt() {
   if (driver_evt_ == nullptr || unsignalled_ == 0) return false;
   const std::uint32_t passed = unsignalled_;
   unsignalled_ = 0;
-  // Full barrier between writing used descriptors and reading the driver's
-  // suppression; pairs with the driver's barrier between writing it and
-  // re-checking the next used descriptor (§2.8.10 / §2.8.22).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // publish()'s last seq_cst flags store and the seq_cst loads below are the
+  // device half of a Dekker pair with the driver, which writes its event
+  // suppression and then re-checks the next used descriptor with a full
+  // barrier between (§2.8.10 / §2.8.22): no interrupt is lost.
   const std::uint16_t flags = shared16(driver_evt_ + kEvtFlagsOff).load(std::memory_order_seq_cst);
   bool fire = false;
   if (flags == kRingEventFlagsEnable) {

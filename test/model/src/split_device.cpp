@@ -60,7 +60,10 @@ std::uint16_t SplitDevice::load_avail_idx() const {
   // Acquire pairs with the driver's release store of avail->idx, made after it
   // wrote the ring entry and the descriptors (§2.7.13.3 "Updating idx" needs
   // a write barrier before idx): everything read below is then visible.
-  return shared16(avail_ + kAvailIdxOff).load(std::memory_order_acquire);
+  // seq_cst (a plain load on x86) also orders it after our seq_cst store of
+  // avail_event / used->flags, the device half of the §2.7.10 Dekker pair:
+  // after asking for kicks, the re-check cannot miss a concurrent publish.
+  return shared16(avail_ + kAvailIdxOff).load(std::memory_order_seq_cst);
 }
 
 std::optional<Chain> SplitDevice::pop_avail() {
@@ -210,7 +213,11 @@ void SplitDevice::publish() {
   used_idx_ = static_cast<std::uint16_t>(used_idx_ + n);
   // Release pairs with the driver's acquire load of used->idx before it reads
   // the used elements (§2.7.8; §2.7.14 the device updates idx after the ring).
-  shared16(used_ + kUsedIdxOff).store(used_idx_, std::memory_order_release);
+  // seq_cst rather than release: it is also the full barrier §2.7.7.2 wants
+  // between publishing idx and reading used_event / flags in
+  // should_interrupt() (a seq_cst store/load pair instead of a fence, which
+  // TSan does not model).
+  shared16(used_ + kUsedIdxOff).store(used_idx_, std::memory_order_seq_cst);
   pending_.clear();
   ++counters_.published;
 }
@@ -220,11 +227,10 @@ bool SplitDevice::should_interrupt() {
   const std::uint16_t old = signalled_;
   signalled_ = used_idx_;
   if (old == used_idx_) return false;
-  // Full barrier between the used->idx store and reading the driver's
-  // suppression: pairs with the driver's barrier between writing used_event /
-  // flags and re-reading used->idx (§2.7.7.2, §2.7.10), so one side always sees
-  // the other and no interrupt is lost.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // The seq_cst store of used->idx in publish() and the seq_cst loads below
+  // form the device half of a Dekker pair with the driver, which writes
+  // used_event / flags and then re-reads used->idx with a full barrier between
+  // (§2.7.7.2, §2.7.10): one side always sees the other, no interrupt is lost.
   bool fire;
   if (event_idx_) {
     const std::uint16_t used_event = shared16(avail_ + avail_used_event_off(size_)).load(std::memory_order_seq_cst);

@@ -83,9 +83,11 @@ class ObjRing {
       const std::uint32_t cons_tail = cons_.tail.load(std::memory_order_acquire);
       if (n > capacity_ - (head - cons_tail)) return false;
       // The CAS only claims [head, head+n) among producers; it publishes
-      // nothing, so relaxed success order suffices (acquire on failure to
-      // re-read the opposite tail after the new head, see above).
-      if (prod_.head.compare_exchange_weak(head, head + n, std::memory_order_relaxed, std::memory_order_acquire)) break;
+      // nothing. Acquire (both outcomes) keeps the next iteration's load of
+      // the opposite tail after this read of head: a tail older than head
+      // would make the free/used count wrap (the bug rte_ring fixed with a
+      // fence). On x86 this costs nothing.
+      if (prod_.head.compare_exchange_weak(head, head + n, std::memory_order_acquire, std::memory_order_acquire)) break;
     }
     copy_in(head, objs.data(), n);
     publish(prod_, head, n);
@@ -102,7 +104,7 @@ class ObjRing {
       // the slots up to prod tail hold the objects their producer wrote.
       const std::uint32_t prod_tail = prod_.tail.load(std::memory_order_acquire);
       if (n > prod_tail - head) return false;
-      if (cons_.head.compare_exchange_weak(head, head + n, std::memory_order_relaxed, std::memory_order_acquire)) break;
+      if (cons_.head.compare_exchange_weak(head, head + n, std::memory_order_acquire, std::memory_order_acquire)) break;
     }
     copy_out(head, out.data(), n);
     publish(cons_, head, n);

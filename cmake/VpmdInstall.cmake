@@ -10,5 +10,8 @@ configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/vpmdConfig.cmake.in
 write_basic_package_version_file(${PROJECT_BINARY_DIR}/vpmdConfigVersion.cmake COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/vpmdConfig.cmake ${PROJECT_BINARY_DIR}/vpmdConfigVersion.cmake
   DESTINATION ${CMAKE_INSTALL_LIBDIR}/cmake/vpmd)
+# vpmd.pc finds its prefix from where it is installed (${pcfiledir}), so
+# `cmake --install --prefix DIR` works without reconfiguring.
+file(RELATIVE_PATH VPMD_PC_TO_PREFIX "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/p")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/vpmd.pc.in ${PROJECT_BINARY_DIR}/vpmd.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/vpmd.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -36,13 +36,15 @@ struct PoolConfig {
 class PacketPool {
  public:
   static constexpr std::uint32_t max_cache_size = 512;
-  // Objects per alloc/free call that go through a cache; larger bulks go
-  // straight to the ring.
+  // Bulks above this (alloc) or above the cache size (free) go straight to
+  // the ring, as DPDK does: a cache is for bursts, not for refilling rings.
   static constexpr std::uint32_t max_cached_bulk = max_cache_size;
 
   // A per-thread cache of free objects. Owned and used by one thread at a
   // time; another thread may read its count (in_use()) concurrently.
-  // Destroy it before its pool (its destructor returns its objects).
+  // Its destructor returns its objects to the pool; if the pool was
+  // destroyed first (in the same thread), the cache is detached and returns
+  // nothing.
   class Cache {
    public:
     Cache(const Cache&) = delete;

@@ -11,7 +11,6 @@ using vpmd::model::test::SplitDriver;
 
 namespace {
 constexpr std::uint64_t kIndirect = feature_bit(kFeatureIndirectDesc);
-constexpr std::uint64_t kEventIdx = feature_bit(kFeatureEventIdx);
 constexpr std::uint64_t kInOrder = feature_bit(kFeatureInOrder);
 }  // namespace
 

@@ -126,7 +126,8 @@ bool SplitDevice::pop_avail(Chain& out) {
   if (waiting == 0) return false;
   if (waiting > size_)
     return fail(cat("avail->idx ", avail_idx, " is ", waiting, " entries ahead of the device's ", last_avail_,
-                    ", more than the queue size ", size_, ": the driver published entries it has no room for"));
+                    ", more than the queue size ", size_,
+                    ": the driver published entries it has no room for, or moved idx backwards"));
   // The ring entry was written before the release store of idx (acquired above).
   const auto head = read_plain<le16>(avail_ + avail_ring_off(last_avail_ & (size_ - 1u)));
   if (head >= size_)

@@ -1,0 +1,80 @@
+#pragma once
+// What every virtio transport offers the device layer (virtio-v1.2 §4): the
+// status byte, feature bits, queue setup in IOVAs, a doorbell per queue and
+// device configuration space. It speaks addresses and doorbells, never ring
+// structures: the ring lays itself out and hands over RingAreas.
+//
+// The interface is virtual: it runs at setup, never per packet. The one thing
+// the data path touches is the Doorbell, a plain value rung when the ring
+// says the device wants a notification.
+#include <cstdint>
+#include <string_view>
+
+#include "vpmd/mem/iova.hpp"
+#include "vpmd/mem/result.hpp"
+#include "vpmd/ring/virtqueue.hpp"
+
+namespace vpmd::pmd {
+
+// Device status bits (virtio-v1.2 §2.1).
+namespace status {
+inline constexpr uint8_t acknowledge = 1;
+inline constexpr uint8_t driver = 2;
+inline constexpr uint8_t driver_ok = 4;
+inline constexpr uint8_t features_ok = 8;
+inline constexpr uint8_t device_needs_reset = 64;
+inline constexpr uint8_t failed = 128;
+}  // namespace status
+
+// How the driver notifies the device of available buffers for one queue.
+struct Doorbell {
+  enum class Kind : uint8_t { none, mmio16, mmio32, pwrite16, eventfd };
+  Kind kind = Kind::none;
+  volatile void* mmio = nullptr;  // modern PCI: the queue's notify address (§4.1.4.4)
+  int fd = -1;                    // legacy PCI: device fd; vhost-user: kick eventfd
+  uint64_t offset = 0;            // legacy PCI: queue_notify in the device fd
+  uint16_t queue = 0;             // the value written: the queue index (§4.1.5.2)
+  bool notification_data = false; // VIRTIO_F_NOTIFICATION_DATA: write vqn | data << 16
+
+  // One notification. MMIO is a single volatile store; the others a syscall
+  // (legacy I/O BAR through VFIO, eventfd), taken only when the ring asks.
+  void ring(uint16_t data) const noexcept;
+};
+
+class Transport {
+ public:
+  virtual ~Transport() = default;
+  virtual std::string_view name() const noexcept = 0;
+  // Legacy interface (virtio-v1.2 §4.1.4.8): no FEATURES_OK, 32 feature bits,
+  // legacy ring layout, device-chosen queue sizes.
+  virtual bool legacy() const noexcept = 0;
+
+  // Writes 0 to device_status and waits until it reads back 0 (§4.1.4.3.2).
+  virtual Result<void> reset() = 0;
+  virtual uint8_t status() = 0;
+  virtual void set_status(uint8_t s) = 0;
+  virtual uint64_t device_features() = 0;
+  virtual void set_driver_features(uint64_t f) = 0;
+
+  virtual uint16_t num_queues() = 0;
+  // Largest size the device allows for queue q; 0 when the queue does not exist.
+  virtual uint16_t queue_max_size(uint16_t q) = 0;
+  // Size, the three areas (legacy: the block's PFN) and, when >= 0, the MSI-X
+  // vector; then enables the queue (modern: queue_enable = 1).
+  virtual Result<void> setup_queue(uint16_t q, uint16_t size, const ring::RingAreas& areas, int msix_vector) = 0;
+  virtual Result<Doorbell> doorbell(uint16_t q) = 0;
+
+  // Device configuration space, read consistently: retried while
+  // config_generation changes underneath (§4.1.4.3, §2.5.1).
+  virtual Result<void> read_config(uint32_t offset, void* buf, uint32_t len) = 0;
+  virtual Result<void> write_config(uint32_t offset, const void* buf, uint32_t len) = 0;
+  // MSI-X vector for configuration changes, -1 for none.
+  virtual Result<void> set_config_vector(int vector) = 0;
+
+  // How our DMA memory becomes IOVAs for this device.
+  virtual IovaMapper& mapper() = 0;
+  // eventfd signalled on MSI-X vector v (-1 when interrupts are not set up).
+  virtual int interrupt_fd(unsigned vector) const { (void)vector; return -1; }
+};
+
+}  // namespace vpmd::pmd

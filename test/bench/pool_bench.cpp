@@ -3,6 +3,9 @@
 //   pool_nocache_bulk32_1t  the same straight on the lock-free ring
 //   pool_cache_bulk32_2t    thread A allocs 32, hands them over an SPSC queue to
 //                           thread B which frees them; each with its own cache
+//   objring_bulk32_1t       the pool's ring alone (ObjRing dequeue+enqueue of 32
+//                           pointers, 8192 slots): the nocache row minus the
+//                           free-packet check (DPDK: rte_ring MP/MC of the same size)
 // dpdk_mempool_peer.c does the same work with rte_mempool (same row names,
 // same queue), so test/bench/pool-compare can put them side by side.
 // Output: one `name value unit` line per figure; --json FILE writes the same.
@@ -129,6 +132,27 @@ double two_threads(PacketPool& pool, std::uint64_t iters) {
   return static_cast<double>(consumer_ns) / static_cast<double>(iters * bulk);
 }
 
+// The ring alone: what the nocache row costs without touching packets.
+double ring_only(std::uint64_t iters) {
+  ObjRing<Packet*> ring(pool_count);
+  std::vector<Packet*> fill(pool_count);
+  for (std::uint32_t i = 0; i < pool_count; ++i) fill[i] = reinterpret_cast<Packet*>(std::uintptr_t{i + 1} * 64);
+  if (!ring.enqueue_bulk(fill)) return -1;
+  Packet* objs[bulk];
+  std::uint64_t failed = 0;
+  const auto t0 = Clock::now();
+  for (std::uint64_t i = 0; i < iters; ++i) {
+    if (!ring.dequeue_bulk(objs)) [[unlikely]] {
+      ++failed;
+      continue;
+    }
+    if (!ring.enqueue_bulk(objs)) [[unlikely]] ++failed;
+  }
+  const double ns = ns_since(t0);
+  if (failed != 0) std::fprintf(stderr, "bench_pool: %llu ring operations failed\n", static_cast<unsigned long long>(failed));
+  return ns / static_cast<double>(iters * bulk);
+}
+
 std::unique_ptr<PacketPool> make_pool(std::uint32_t cache_size, const char* name) {
   PoolConfig c;
   c.count = pool_count;
@@ -181,6 +205,8 @@ int main(int argc, char** argv) {
     auto pool = make_pool(256, "bench-2t");
     figs.push_back({"pool_cache_bulk32_2t", two_threads(*pool, iters), "ns/obj"});
   }
+
+  if (want("objring_bulk32_1t")) figs.push_back({"objring_bulk32_1t", ring_only(iters), "ns/obj"});
 
   for (const Figure& f : figs) std::printf("%s %.3f %s\n", f.name.c_str(), f.value, f.unit);
   if (json != nullptr) {

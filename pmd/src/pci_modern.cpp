@@ -205,6 +205,7 @@ class ModernTransport final : public Transport {
     return {};
   }
 
+  Result<void> setup_interrupts(unsigned vectors) override { return dev_->enable_msix(vectors); }
   IovaMapper& mapper() override { return dev_->container().mapper(); }
   int interrupt_fd(unsigned v) const override { return dev_->irq_eventfd(v); }
   VfioDevice& vfio() { return *dev_; }

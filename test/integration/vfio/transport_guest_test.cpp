@@ -4,8 +4,11 @@
 // data queue as split and (when offered) packed rings, reads the device
 // configuration, closes (device reset) and opens again; then bad input.
 #include <linux/vfio.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <memory>
 
 #include "guest_check.hpp"
@@ -27,7 +30,7 @@ constexpr uint64_t kWanted = net_feature::mac | net_feature::status | net_featur
                              net_feature::ring_packed;
 
 template <class Ring>
-Result<void> setup_data_queue(VirtioDevice& dev, uint16_t q, std::vector<QueueMemory>& keep) {
+Result<void> setup_data_queue(VirtioDevice& dev, uint16_t q, std::vector<QueueMemory>& keep, int vector) {
   Transport& t = dev.transport();
   const uint16_t max = t.queue_max_size(q);
   if (max == 0) return make_error(ENOENT, "queue " + std::to_string(q) + " missing");
@@ -39,14 +42,39 @@ Result<void> setup_data_queue(VirtioDevice& dev, uint16_t q, std::vector<QueueMe
   if (!mem) return mem.error();
   auto r = Ring::create(cfg, mem->ring);
   if (!r) return r.error();
-  if (auto s = t.setup_queue(q, size, r->areas(), -1); !s) return s;
+  if (auto s = t.setup_queue(q, size, r->areas(), vector); !s) return s;
   if (auto d = t.doorbell(q); !d) return d.error();
   keep.push_back(std::move(*mem));
   return {};
 }
 
+// Waits for MSI-X vector 0 (configuration change) and returns whether it fired.
+bool wait_config_interrupt(Transport& t, int timeout_ms) {
+  pollfd p{t.interrupt_fd(0), POLLIN, 0};
+  if (p.fd < 0 || ::poll(&p, 1, timeout_ms) != 1) return false;
+  uint64_t n = 0;
+  return ::read(p.fd, &n, sizeof n) == sizeof n && n > 0;
+}
+
+// QEMU's monitor toggles the link (the harness relays the marker to QMP);
+// the device raises a configuration-change interrupt and its status follows
+// (virtio-v1.2 §5.1.4 VIRTIO_NET_S_LINK_UP, §4.1.5.3 config change).
+void link_toggle(guest::Checker& c, VirtioDevice& d, const std::string& qemu_id, const std::string& tag) {
+  for (bool up : {false, true}) {
+    std::printf("VPMD-QMP: {\"execute\":\"set_link\",\"arguments\":{\"name\":\"%s\",\"up\":%s}}\n",
+                qemu_id.c_str(), up ? "true" : "false");
+    std::fflush(stdout);
+    const bool irq = wait_config_interrupt(d.transport(), 20000);
+    c.check(irq, tag + "config-change interrupt for link " + (up ? "up" : "down"));
+    auto st = d.config<uint16_t>(net_config::status);
+    c.check(st && ((*st & net_config::status_link_up) != 0) == up,
+            tag + "status reads link " + (up ? "up" : "down") + " after set_link");
+  }
+}
+
 // One full bring-up of `bdf`; returns the negotiated features (0 on failure).
-uint64_t bring_up(guest::Checker& c, const std::string& bdf, std::shared_ptr<VfioContainer> container, int round) {
+uint64_t bring_up(guest::Checker& c, const std::string& bdf, std::shared_ptr<VfioContainer> container, int round,
+                  const std::string& qemu_id) {
   const std::string tag = bdf + " round " + std::to_string(round) + ": ";
   auto t = open_pci_transport(bdf, container);
   if (!c.check_ok(t, tag + "VFIO open and transport probe")) return 0;
@@ -77,16 +105,23 @@ uint64_t bring_up(guest::Checker& c, const std::string& bdf, std::shared_ptr<Vfi
   const uint16_t nq = d.transport().num_queues();
   c.check(nq >= 2, tag + "device has " + std::to_string(nq) + " queues (rx, tx at least)");
 
+  // MSI-X: vector 0 for configuration changes, 1 and 2 for the queues.
+  const bool irqs = round == 1;
+  if (irqs) {
+    c.check_ok(d.transport().setup_interrupts(3), tag + "MSI-X with 3 vectors through VFIO_DEVICE_SET_IRQS");
+    c.check_ok(d.transport().set_config_vector(0), tag + "config change on vector 0");
+  }
   std::vector<QueueMemory> mems;
   const bool packed = d.has(net_feature::ring_packed);
   for (uint16_t q : {rx_queue_index(0), tx_queue_index(0)}) {
-    auto r = packed ? setup_data_queue<ring::PackedRing<ring::AnyOrder<Tok>>>(d, q, mems)
-                    : setup_data_queue<ring::SplitRing<ring::AnyOrder<Tok>>>(d, q, mems);
+    auto r = packed ? setup_data_queue<ring::PackedRing<ring::AnyOrder<Tok>>>(d, q, mems, irqs ? q + 1 : -1)
+                    : setup_data_queue<ring::SplitRing<ring::AnyOrder<Tok>>>(d, q, mems, irqs ? q + 1 : -1);
     c.check_ok(r, tag + (packed ? "packed" : "split") + " queue " + std::to_string(q) + " set up");
   }
   c.check_ok(d.driver_ok(), tag + "DRIVER_OK accepted");
   c.check((d.transport().status() & status::driver_ok) != 0, tag + "status reads DRIVER_OK");
   c.check(!d.needs_reset(), tag + "no DEVICE_NEEDS_RESET");
+  if (irqs && d.has(net_feature::status)) link_toggle(c, d, qemu_id, tag);
   const uint64_t f = d.features();
   dev->reset();  // close: the destructor resets the device
   return f;
@@ -100,6 +135,16 @@ void bad_input(guest::Checker& c, const std::vector<std::string>& nics, std::sha
   auto bridge = open_pci_transport("0000:00:00.0", container);
   c.check(!bridge && bridge.error().message.find("not a virtio-net") != std::string::npos,
           "host bridge refused: " + (bridge ? std::string("opened?!") : bridge.error().message));
+
+  // A device not bound to vfio-pci: take NIC 1 off its driver, try, give it back.
+  const std::string sys = "/sys/bus/pci/devices/" + nics[1];
+  std::ofstream(sys + "/driver/unbind") << nics[1] << std::flush;
+  auto unbound = open_pci_transport(nics[1], container);
+  c.check(!unbound && unbound.error().message.find("not vfio-pci") != std::string::npos,
+          "device without vfio-pci refused: " + (unbound ? std::string("opened?!") : unbound.error().message));
+  std::ofstream("/sys/bus/pci/drivers_probe") << nics[1] << std::flush;  // driver_override still says vfio-pci
+  auto rebound = open_pci_transport(nics[1], container);
+  c.check_ok(rebound, "rebound to vfio-pci and opened again");
 
   // A feature set the device refuses: require one it does not offer. The
   // device is left reset (status 0), and opens again afterwards.
@@ -122,7 +167,9 @@ int main() {
   auto container = VfioContainer::open();
   if (!c.check_ok(container, "VFIO container")) return c.finish();
   for (int round = 1; round <= 2; ++round)  // the second open after close must work as well
-    for (const auto& bdf : nics) c.check(bring_up(c, bdf, *container, round) != 0, bdf + " round " + std::to_string(round) + " complete");
+    for (size_t i = 0; i < nics.size(); ++i)
+      c.check(bring_up(c, nics[i], *container, round, "nic" + std::to_string(i)) != 0,
+              nics[i] + " round " + std::to_string(round) + " complete");
   bad_input(c, nics, *container);
   return c.finish();
 }

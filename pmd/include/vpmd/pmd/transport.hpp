@@ -68,6 +68,9 @@ class Transport {
   // config_generation changes underneath (§4.1.4.3, §2.5.1).
   virtual Result<void> read_config(uint32_t offset, void* buf, uint32_t len) = 0;
   virtual Result<void> write_config(uint32_t offset, const void* buf, uint32_t len) = 0;
+  // MSI-X with `vectors` vectors, each signalled on its own eventfd
+  // (interrupt_fd). Call before setup_queue / set_config_vector use them.
+  virtual Result<void> setup_interrupts(unsigned vectors) = 0;
   // MSI-X vector for configuration changes, -1 for none.
   virtual Result<void> set_config_vector(int vector) = 0;
 

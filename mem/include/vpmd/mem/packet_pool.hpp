@@ -59,7 +59,7 @@ class PacketPool {
     Cache(PacketPool* pool, std::uint32_t size) noexcept;
     PacketPool* pool_;
     std::uint32_t size_;
-    std::uint32_t flush_threshold_;  // 1.5 x size, as DPDK: above it, flush back to size
+    std::uint32_t flush_threshold_;  // 1.5 x size, as DPDK: a free above it flushes the cache to the ring
     // Written only by the owner (relaxed: only the count is shared, and
     // in_use() is a snapshot); read relaxed by in_use() in other threads.
     std::atomic<std::uint32_t> len_{0};

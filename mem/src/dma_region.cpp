@@ -47,14 +47,18 @@ std::string hugepage_advice(std::size_t page, std::size_t length, int node) {
   const long free_pages = read_sys_long(dir + "free_hugepages");
   const long resv = read_sys_long(dir + "resv_hugepages");
   std::string s = "needed " + std::to_string(needed) + " hugepage(s) of " + std::to_string(kb) + " kB";
+  std::size_t avail = 0;
   if (total < 0) {
     s += "; this kernel offers no " + std::to_string(kb) + " kB hugepages (" + dir + " is missing)";
   } else {
-    const long avail = free_pages - (resv > 0 ? resv : 0);
-    s += ", " + std::to_string(avail < 0 ? 0 : avail) + " free of " + std::to_string(total) + " reserved";
+    const long a = free_pages - (resv > 0 ? resv : 0);
+    avail = a > 0 ? static_cast<std::size_t>(a) : 0;
+    s += ", " + std::to_string(avail) + " free of " + std::to_string(total) + " reserved";
     if (node >= 0) s += " (node " + std::to_string(node) + " must hold them)";
   }
-  const std::size_t want = needed + static_cast<std::size_t>(total > 0 ? total : 0);
+  // The reservation that leaves `needed` free: today's total plus the shortfall.
+  const std::size_t shortfall = needed > avail ? needed - avail : needed;
+  const std::size_t want = static_cast<std::size_t>(total > 0 ? total : 0) + shortfall;
   if (page == bytes(PageSize::huge_2m)) {
     s += ". Reserve more as root: echo " + std::to_string(want) + " > /proc/sys/vm/nr_hugepages";
   } else {

@@ -37,6 +37,24 @@ Result<std::unique_ptr<VirtioDevice>> VirtioDevice::init(std::unique_ptr<Transpo
   return dev;
 }
 
+Result<void> VirtioDevice::renegotiate() {
+  Transport& tr = *t_;
+  if (auto r = tr.reset(); !r) return r;
+  tr.set_status(status::acknowledge);
+  tr.set_status(status::acknowledge | status::driver);
+  if ((tr.device_features() & features_) != features_)
+    return make_error(EIO, "device no longer offers the features negotiated before");
+  tr.set_driver_features(features_);
+  if (!tr.legacy()) {
+    tr.set_status(status::acknowledge | status::driver | status::features_ok);
+    if (!(tr.status() & status::features_ok)) {
+      fail();
+      return make_error(EIO, "device refused FEATURES_OK on restart");
+    }
+  }
+  return {};
+}
+
 VirtioDevice::~VirtioDevice() {
   if (t_) (void)t_->reset();  // stops the device's DMA before our memory is released
 }

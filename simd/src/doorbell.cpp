@@ -3,9 +3,9 @@
 
 #include <cstring>
 
-#include "vpmd/pmd/transport.hpp"
+#include "vpmd/simd/doorbell.hpp"
 
-namespace vpmd::pmd {
+namespace vpmd::simd {
 
 void Doorbell::ring(uint16_t data) const noexcept {
   const uint32_t v32 = notification_data ? (uint32_t{queue} | (uint32_t{data} << 16)) : queue;
@@ -31,4 +31,4 @@ void Doorbell::ring(uint16_t data) const noexcept {
   }
 }
 
-}  // namespace vpmd::pmd
+}  // namespace vpmd::simd

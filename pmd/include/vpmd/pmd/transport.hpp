@@ -13,8 +13,11 @@
 #include "vpmd/mem/iova.hpp"
 #include "vpmd/mem/result.hpp"
 #include "vpmd/ring/virtqueue.hpp"
+#include "vpmd/simd/doorbell.hpp"
 
 namespace vpmd::pmd {
+
+using simd::Doorbell;
 
 // Device status bits (virtio-v1.2 §2.1).
 namespace status {
@@ -25,21 +28,6 @@ inline constexpr uint8_t features_ok = 8;
 inline constexpr uint8_t device_needs_reset = 64;
 inline constexpr uint8_t failed = 128;
 }  // namespace status
-
-// How the driver notifies the device of available buffers for one queue.
-struct Doorbell {
-  enum class Kind : uint8_t { none, mmio16, mmio32, pwrite16, eventfd };
-  Kind kind = Kind::none;
-  volatile void* mmio = nullptr;  // modern PCI: the queue's notify address (§4.1.4.4)
-  int fd = -1;                    // legacy PCI: device fd; vhost-user: kick eventfd
-  uint64_t offset = 0;            // legacy PCI: queue_notify in the device fd
-  uint16_t queue = 0;             // the value written: the queue index (§4.1.5.2)
-  bool notification_data = false; // VIRTIO_F_NOTIFICATION_DATA: write vqn | data << 16
-
-  // One notification. MMIO is a single volatile store; the others a syscall
-  // (legacy I/O BAR through VFIO, eventfd), taken only when the ring asks.
-  void ring(uint16_t data) const noexcept;
-};
 
 class Transport {
  public:

@@ -28,6 +28,9 @@ class VirtioDevice {
   uint64_t offered() const { return offered_; }
   bool has(uint64_t bit) const { return (features_ & bit) != 0; }
 
+  // Steps 1-6 again with the features negotiated before (a port restarting
+  // after stop(), which reset the device).
+  Result<void> renegotiate();
   // Step 8: the driver is ready. Checks the device did not fail meanwhile.
   Result<void> driver_ok();
   // Sets FAILED (§3.1.1 step "if any of these steps go irrecoverably wrong").

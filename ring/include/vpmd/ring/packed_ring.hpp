@@ -171,8 +171,10 @@ class PackedRing {
       if (avail != used_wrap_) { fail(Broken::bad_flags); break; }  // neither ours nor a used one of this lap
       if (used != used_wrap_) break;                                  // still available: not used yet
       const uint16_t id = d.id;
-      // §2.8.4: the length is reserved (and ignored) without WRITE in a used descriptor.
-      const uint32_t len = (flags & desc_flag::write) ? d.len : 0;
+      // §2.8.4 marks used descriptors that carry data with WRITE, but QEMU
+      // (virtqueue_packed_fill_desc) never sets it and Linux reads len
+      // regardless: take len as written, validated below.
+      const uint32_t len = d.len;
       if constexpr (in_order) {
         const uint16_t k = batch_length(id);
         if (k == 0) { fail(Broken::bad_id); break; }

@@ -1,0 +1,252 @@
+// Port lifecycle: open (probe, VFIO, negotiate, read config), queue setup,
+// start (queues, DRIVER_OK, path selection, RX fill, bind bursts), stop
+// (reset, every packet back to its pool), stats.
+#include "vpmd/port.hpp"
+
+#include <mutex>
+
+#include "port_queues.hpp"
+#include "vpmd/pmd/net_spec.hpp"
+#include "vpmd/pmd/path_select.hpp"
+#include "vpmd/pmd/pci_transport.hpp"
+
+namespace vpmd {
+
+using namespace vpmd::pmd;
+
+struct Port::Impl {
+  PortConfig cfg;
+  std::unique_ptr<VirtioDevice> dev;
+  std::vector<RxSetup> rx_setup;
+  std::vector<TxSetup> tx_setup;
+  std::vector<std::unique_ptr<QueueHolder>> rxq, txq;
+  PathChoice path;
+  bool needs_renegotiation = false;
+};
+
+namespace {
+
+uint16_t rx_stopped(void*, Packet**, uint16_t) noexcept { return 0; }
+uint16_t tx_stopped(void*, Packet* const*, uint16_t) noexcept { return 0; }
+
+// One VFIO container per process while any port uses it: every PCI port
+// shares one IOMMU context, so one packet pool serves them all.
+Result<std::shared_ptr<VfioContainer>> shared_container() {
+  static std::mutex m;
+  static std::weak_ptr<VfioContainer> current;
+  std::lock_guard lock(m);
+  if (auto c = current.lock()) return c;
+  auto c = VfioContainer::open();
+  if (!c) return c.error();
+  current = *c;
+  return *c;
+}
+
+uint64_t wanted_features(const PortConfig& c) {
+  uint64_t f = net_feature::version_1 | net_feature::mac | net_feature::status | net_feature::mtu |
+               net_feature::any_layout;
+  if (c.packed) f |= net_feature::ring_packed;
+  if (c.in_order) f |= net_feature::in_order;
+  if (c.mergeable) f |= net_feature::mrg_rxbuf;
+  if (c.event_idx) f |= net_feature::event_idx;
+  if (c.indirect) f |= net_feature::indirect_desc;
+  return f;
+}
+
+}  // namespace
+
+Port::Port(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Port::~Port() { stop(); }
+
+Result<std::unique_ptr<Port>> Port::open(std::string_view spec, const PortConfig& cfg) {
+  std::string_view bdf = spec;
+  if (bdf.substr(0, 4) == "pci:") bdf.remove_prefix(4);
+  else if (spec.find(':') != std::string_view::npos && spec.substr(0, 11) == "vhost-user:")
+    return make_error(ENOTSUP, "vhost-user ports are not available yet; use pci:DDDD:BB:DD.F");
+  if (cfg.rx_queues != 1 || cfg.tx_queues != 1)
+    return make_error(ENOTSUP, "multi-queue (MQ/RSS) is not available yet: use rx_queues = tx_queues = 1");
+  auto container = shared_container();
+  if (!container) return container.error();
+  auto t = open_pci_transport(std::string(bdf), *container);
+  if (!t) return t.error();
+  auto dev = VirtioDevice::init(std::move(*t), wanted_features(cfg), net_feature::mac);
+  if (!dev) return dev.error();
+  if ((*dev)->transport().legacy() && !(*dev)->has(net_feature::any_layout)) {
+    (*dev)->fail();
+    return make_error(ENOTSUP, "legacy device without ANY_LAYOUT: its header must be a separate descriptor, "
+                               "which vpmd does not do");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->cfg = cfg;
+  impl->dev = std::move(*dev);
+  impl->rx_setup.resize(cfg.rx_queues);
+  impl->tx_setup.resize(cfg.tx_queues);
+  auto port = std::unique_ptr<Port>(new Port(std::move(impl)));
+  VirtioDevice& d = *port->impl_->dev;
+  if (auto r = d.transport().read_config(net_config::mac, port->mac_.data(), 6); !r) return r.error();
+  if (d.has(net_feature::mtu)) {
+    auto m = d.config<uint16_t>(net_config::mtu);
+    if (m) port->mtu_ = *m;
+  }
+  port->rx_.assign(cfg.rx_queues, {&rx_stopped, nullptr});
+  port->tx_.assign(cfg.tx_queues, {&tx_stopped, nullptr});
+  return port;
+}
+
+IovaMapper& Port::dma_mapper() { return impl_->dev->transport().mapper(); }
+
+static Result<uint16_t> pick_size(Transport& t, uint16_t queue, uint16_t wanted, bool packed) {
+  const uint16_t max = t.queue_max_size(queue);
+  if (max == 0) return make_error(ENOENT, "device has no queue " + std::to_string(queue));
+  if (t.legacy()) return max;  // the device fixes legacy queue sizes (§4.1.4.8)
+  const uint16_t size = wanted == 0 ? std::min<uint16_t>(max, 1024) : wanted;
+  if (size > max)
+    return make_error(EINVAL, "ring size " + std::to_string(size) + " exceeds the device's maximum " + std::to_string(max));
+  if (!ring::valid_queue_size(packed ? ring::RingKind::packed : ring::RingKind::split, size))
+    return make_error(EINVAL, "ring size " + std::to_string(size) + " is not a power of two (split rings, virtio-v1.2 §2.7)");
+  return size;
+}
+
+Result<void> Port::rx_queue_setup(uint16_t q, uint16_t ring_size, PacketPool& pool) {
+  if (started_) return make_error(EBUSY, "stop the port before setting up queues");
+  if (q >= impl_->rx_setup.size()) return make_error(EINVAL, "no RX queue " + std::to_string(q));
+  if (pool.mapper() != &dma_mapper())
+    return make_error(EINVAL, "pool '" + pool.name() + "' was not created with this port's dma_mapper(): "
+                              "its IOVAs would mean nothing to the device");
+  VirtioDevice& d = *impl_->dev;
+  auto size = pick_size(d.transport(), rx_queue_index(q), ring_size, d.has(net_feature::ring_packed));
+  if (!size) return size.error();
+  if (pool.capacity() <= *size)
+    return make_error(EINVAL, "pool of " + std::to_string(pool.capacity()) + " packets cannot fill an RX ring of " +
+                                  std::to_string(*size) + ": give it at least ring size + bursts in flight + caches");
+  if (pool.headroom() < net_hdr_size(d.features()))
+    return make_error(EINVAL, "pool headroom is smaller than the virtio-net header");
+  impl_->rx_setup[q] = {*size, &pool};
+  return {};
+}
+
+Result<void> Port::tx_queue_setup(uint16_t q, uint16_t ring_size, PacketPool* free_pool) {
+  if (started_) return make_error(EBUSY, "stop the port before setting up queues");
+  if (q >= impl_->tx_setup.size()) return make_error(EINVAL, "no TX queue " + std::to_string(q));
+  VirtioDevice& d = *impl_->dev;
+  auto size = pick_size(d.transport(), tx_queue_index(q), ring_size, d.has(net_feature::ring_packed));
+  if (!size) return size.error();
+  impl_->tx_setup[q] = {*size, free_pool, true};
+  return {};
+}
+
+Result<void> Port::start() {
+  if (started_) return {};
+  Impl& m = *impl_;
+  VirtioDevice& d = *m.dev;
+  Transport& t = d.transport();
+  for (size_t q = 0; q < m.rx_setup.size(); ++q)
+    if (m.rx_setup[q].pool == nullptr) return make_error(EINVAL, "RX queue " + std::to_string(q) + " is not set up");
+  for (size_t q = 0; q < m.tx_setup.size(); ++q)
+    if (!m.tx_setup[q].configured) return make_error(EINVAL, "TX queue " + std::to_string(q) + " is not set up");
+  if (m.needs_renegotiation)
+    if (auto r = d.renegotiate(); !r) return r;
+
+  m.path = select_path({.features = d.features(), .cpu = detect_cpu(), .allow_in_order = m.cfg.in_order});
+  QueueParams p{.features = d.features(),
+                .layout = t.legacy() ? ring::LayoutKind::legacy : ring::LayoutKind::modern,
+                .hdr_size = static_cast<uint16_t>(net_hdr_size(d.features())),
+                .port_id = m.cfg.port_id, .queue_id = 0, .numa_node = m.cfg.numa_node};
+  auto fail = [&](Error e) -> Result<void> {
+    d.fail();
+    (void)t.reset();
+    m.needs_renegotiation = true;
+    for (auto& h : m.rxq) h->detach();
+    m.rxq.clear();
+    m.txq.clear();
+    return e;
+  };
+  m.rxq.clear();
+  m.txq.clear();
+  for (uint16_t q = 0; q < m.rx_setup.size(); ++q) {
+    p.queue_id = q;
+    auto h = make_rx_queue(m.path.kind, m.path.policy, t.mapper(), p, m.rx_setup[q]);
+    if (!h) return fail(h.error());
+    if (auto r = t.setup_queue(rx_queue_index(q), (*h)->size(), (*h)->areas(), -1); !r) return fail(r.error());
+    auto db = t.doorbell(rx_queue_index(q));
+    if (!db) return fail(db.error());
+    (*h)->set_doorbell(*db);
+    m.rxq.push_back(std::move(*h));
+  }
+  for (uint16_t q = 0; q < m.tx_setup.size(); ++q) {
+    p.queue_id = q;
+    auto h = make_tx_queue(m.path.kind, m.path.policy, t.mapper(), p, m.tx_setup[q]);
+    if (!h) return fail(h.error());
+    if (auto r = t.setup_queue(tx_queue_index(q), (*h)->size(), (*h)->areas(), -1); !r) return fail(r.error());
+    auto db = t.doorbell(tx_queue_index(q));
+    if (!db) return fail(db.error());
+    (*h)->set_doorbell(*db);
+    m.txq.push_back(std::move(*h));
+  }
+  if (auto r = d.driver_ok(); !r) return fail(r.error());
+  for (auto& h : m.rxq) h->prime();
+  for (size_t q = 0; q < m.rxq.size(); ++q) rx_[q] = {m.path.ops.rx, m.rxq[q]->state()};
+  for (size_t q = 0; q < m.txq.size(); ++q) tx_[q] = {m.path.ops.tx, m.txq[q]->state()};
+  started_ = true;
+  return {};
+}
+
+void Port::bind_stubs() {
+  for (auto& e : rx_) e = {&rx_stopped, nullptr};
+  for (auto& e : tx_) e = {&tx_stopped, nullptr};
+}
+
+void Port::stop() {
+  if (!impl_ || !started_) return;
+  bind_stubs();
+  Impl& m = *impl_;
+  (void)m.dev->transport().reset();  // the device stops touching our memory first
+  for (auto& h : m.rxq) h->detach();
+  for (auto& h : m.txq) h->detach();
+  m.needs_renegotiation = true;
+  started_ = false;
+}
+
+QueueStats Port::rx_stats(uint16_t q) const { return q < impl_->rxq.size() ? impl_->rxq[q]->stats() : QueueStats{}; }
+QueueStats Port::tx_stats(uint16_t q) const { return q < impl_->txq.size() ? impl_->txq[q]->stats() : QueueStats{}; }
+
+std::vector<std::pair<std::string, uint64_t>> Port::xstats() const {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  auto add = [&](const std::string& pfx, const QueueStats& s) {
+    out.emplace_back(pfx + "packets", s.packets);
+    out.emplace_back(pfx + "bytes", s.bytes);
+    out.emplace_back(pfx + "errors", s.errors);
+    out.emplace_back(pfx + "missed", s.missed);
+    out.emplace_back(pfx + "refill_failures", s.refill_failures);
+    out.emplace_back(pfx + "kicks", s.kicks);
+  };
+  for (size_t q = 0; q < impl_->rxq.size(); ++q) add("rx_q" + std::to_string(q) + "_", impl_->rxq[q]->stats());
+  for (size_t q = 0; q < impl_->txq.size(); ++q) add("tx_q" + std::to_string(q) + "_", impl_->txq[q]->stats());
+  return out;
+}
+
+std::string Port::queue_state() const {
+  std::string s = "device status 0x";
+  const uint8_t st = impl_->dev->transport().status();
+  s += "0123456789abcdef"[st >> 4];
+  s += "0123456789abcdef"[st & 15];
+  s += "\n";
+  for (size_t q = 0; q < impl_->rxq.size(); ++q) s += "rx" + std::to_string(q) + ": " + impl_->rxq[q]->ring_state() + "\n";
+  for (size_t q = 0; q < impl_->txq.size(); ++q) s += "tx" + std::to_string(q) + ": " + impl_->txq[q]->ring_state() + "\n";
+  return s;
+}
+
+bool Port::link_up() {
+  VirtioDevice& d = *impl_->dev;
+  if (!d.has(net_feature::status)) return true;
+  auto s = d.config<uint16_t>(net_config::status);
+  return s && (*s & net_config::status_link_up);
+}
+
+uint64_t Port::features() const { return impl_->dev->features(); }
+std::string Port::features_string() const { return feature_names(impl_->dev->features()); }
+std::string Port::path() const { return impl_->path.describe(); }
+std::string Port::transport() const { return std::string(impl_->dev->transport().name()); }
+
+}  // namespace vpmd

@@ -1,0 +1,137 @@
+#include "port_queues.hpp"
+
+#include "vpmd/pmd/net_spec.hpp"
+
+namespace vpmd::pmd {
+
+namespace {
+
+// Ring memory for one queue. TX rings get indirect tables for multi-segment
+// packets when INDIRECT_DESC is negotiated and they fit in one hugepage.
+template <class Ring>
+Result<std::pair<QueueMemory, Ring>> make_ring(IovaMapper& mapper, const QueueParams& p, uint16_t size, bool tx) {
+  ring::RingConfig cfg{.size = size, .features = p.features, .layout = p.layout,
+                       .indirect_entries = uint16_t(tx ? 8 : 0)};
+  if (Ring::layout_for(cfg).total > (2u << 20)) cfg.indirect_entries = 0;
+  auto mem = make_queue_memory(mapper, Ring::layout_for(cfg).total, p.numa_node);
+  if (!mem) return mem.error();
+  auto r = Ring::create(cfg, mem->ring);
+  if (!r) return r.error();
+  return std::pair<QueueMemory, Ring>(std::move(*mem), std::move(*r));
+}
+
+template <class Ring>
+std::string describe(const Ring& r) {
+  return "size=" + std::to_string(r.size()) + " free=" + std::to_string(r.free_descriptors()) +
+         " in_flight=" + std::to_string(r.in_flight()) + " broken=" + std::string(ring::to_string(r.broken()));
+}
+
+template <class Ring>
+struct RxHolder final : QueueHolder {
+  RxHolder(QueueMemory m, Ring r) : mem(std::move(m)), q(std::move(r)) {}
+  QueueMemory mem;
+  std::unique_ptr<PacketPool::Cache> cache;
+  simd::RxQueue<Ring> q;
+
+  void* state() override { return &q; }
+  ring::RingAreas areas() const override { return q.ring.areas(); }
+  uint16_t size() const override { return q.ring.size(); }
+  void set_doorbell(const simd::Doorbell& d) override { q.doorbell = d; }
+  void prime() override {
+    const uint16_t t = q.refill_threshold;
+    q.refill_threshold = 1;
+    simd::rx_refill(q);
+    q.refill_threshold = t;
+  }
+  void detach() override {
+    for (Packet* p = q.partial; p != nullptr;) {  // a mergeable packet cut short
+      Packet* next = p->next;
+      p->next = nullptr;
+      p->nb_segs = 1;
+      q.pool->free(p, cache.get());
+      p = next;
+    }
+    q.partial = q.partial_tail = nullptr;
+    q.partial_left = 0;
+    q.ring.detach_all([this](Packet* p) { q.pool->free(p, cache.get()); });
+  }
+  const simd::QueueStats& stats() const override { return q.stats; }
+  std::string ring_state() const override { return describe(q.ring); }
+};
+
+template <class Ring>
+struct TxHolder final : QueueHolder {
+  TxHolder(QueueMemory m, Ring r) : mem(std::move(m)), q(std::move(r)) {}
+  QueueMemory mem;
+  std::unique_ptr<PacketPool::Cache> cache;
+  simd::TxQueue<Ring> q;
+
+  void* state() override { return &q; }
+  ring::RingAreas areas() const override { return q.ring.areas(); }
+  uint16_t size() const override { return q.ring.size(); }
+  void set_doorbell(const simd::Doorbell& d) override { q.doorbell = d; }
+  void detach() override {
+    q.ring.detach_all([](Packet* p) { p->pool->free(p); });
+  }
+  const simd::QueueStats& stats() const override { return q.stats; }
+  std::string ring_state() const override { return describe(q.ring); }
+};
+
+template <class Ring>
+Result<std::unique_ptr<QueueHolder>> rx_for(IovaMapper& mapper, const QueueParams& p, const RxSetup& s) {
+  auto r = make_ring<Ring>(mapper, p, s.size, false);
+  if (!r) return r.error();
+  auto h = std::make_unique<RxHolder<Ring>>(std::move(r->first), std::move(r->second));
+  auto& q = h->q;
+  q.pool = s.pool;
+  if (s.pool->cache_size() != 0) {
+    auto c = s.pool->make_cache();
+    if (!c) return c.error();
+    h->cache = std::move(*c);
+  }
+  q.cache = h->cache.get();
+  q.hdr_size = p.hdr_size;
+  q.post_off = static_cast<uint16_t>(s.pool->headroom() - p.hdr_size);
+  q.post_len = static_cast<uint32_t>(s.pool->data_room()) + p.hdr_size;
+  q.mergeable = (p.features & net_feature::mrg_rxbuf) != 0;
+  q.refill_threshold = static_cast<uint16_t>(std::max(1, std::min(32, s.size / 2)));
+  q.port_id = p.port_id;
+  q.queue_id = p.queue_id;
+  return std::unique_ptr<QueueHolder>(std::move(h));
+}
+
+template <class Ring>
+Result<std::unique_ptr<QueueHolder>> tx_for(IovaMapper& mapper, const QueueParams& p, const TxSetup& s) {
+  auto r = make_ring<Ring>(mapper, p, s.size, true);
+  if (!r) return r.error();
+  auto h = std::make_unique<TxHolder<Ring>>(std::move(r->first), std::move(r->second));
+  auto& q = h->q;
+  q.hdr_size = p.hdr_size;
+  q.reclaim_threshold = static_cast<uint16_t>(std::max(1, std::min(32, s.size / 4)));
+  if (s.free_pool != nullptr && s.free_pool->cache_size() != 0) {
+    auto c = s.free_pool->make_cache();
+    if (!c) return c.error();
+    h->cache = std::move(*c);
+  }
+  q.free_pool = s.free_pool;
+  q.cache = h->cache.get();
+  return std::unique_ptr<QueueHolder>(std::move(h));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<QueueHolder>> make_rx_queue(ring::RingKind kind, simd::Policy policy, IovaMapper& mapper,
+                                                   const QueueParams& p, const RxSetup& s) {
+  const bool io = policy == simd::Policy::in_order;
+  if (kind == ring::RingKind::split) return io ? rx_for<simd::SplitInOrder>(mapper, p, s) : rx_for<simd::SplitAny>(mapper, p, s);
+  return io ? rx_for<simd::PackedInOrder>(mapper, p, s) : rx_for<simd::PackedAny>(mapper, p, s);
+}
+
+Result<std::unique_ptr<QueueHolder>> make_tx_queue(ring::RingKind kind, simd::Policy policy, IovaMapper& mapper,
+                                                   const QueueParams& p, const TxSetup& s) {
+  const bool io = policy == simd::Policy::in_order;
+  if (kind == ring::RingKind::split) return io ? tx_for<simd::SplitInOrder>(mapper, p, s) : tx_for<simd::SplitAny>(mapper, p, s);
+  return io ? tx_for<simd::PackedInOrder>(mapper, p, s) : tx_for<simd::PackedAny>(mapper, p, s);
+}
+
+}  // namespace vpmd::pmd

@@ -1,0 +1,51 @@
+#pragma once
+// The queues a started port owns: ring memory, ring, burst state, cache.
+// Templated on the ring type chosen by the path selector; the port sees them
+// through a small virtual interface used only at start and stop.
+#include <memory>
+#include <string>
+
+#include "vpmd/pmd/virtio_device.hpp"
+#include "vpmd/simd/queues.hpp"
+#include "vpmd/simd/rx_burst.hpp"
+#include "vpmd/simd/burst_ops.hpp"
+
+namespace vpmd::pmd {
+
+struct QueueHolder {
+  virtual ~QueueHolder() = default;
+  virtual void* state() = 0;
+  virtual ring::RingAreas areas() const = 0;
+  virtual uint16_t size() const = 0;
+  virtual void set_doorbell(const simd::Doorbell& d) = 0;
+  virtual void prime() {}      // RX: fill the ring before the first burst
+  virtual void detach() = 0;   // after the device reset: every packet back to its pool
+  virtual const simd::QueueStats& stats() const = 0;
+  // "free=N in_flight=M broken=reason": for diagnostics.
+  virtual std::string ring_state() const = 0;
+};
+
+struct RxSetup {
+  uint16_t size = 0;
+  PacketPool* pool = nullptr;
+};
+struct TxSetup {
+  uint16_t size = 0;
+  PacketPool* free_pool = nullptr;
+  bool configured = false;
+};
+
+struct QueueParams {
+  uint64_t features = 0;
+  ring::LayoutKind layout = ring::LayoutKind::modern;
+  uint16_t hdr_size = 12;
+  uint16_t port_id = 0, queue_id = 0;
+  int numa_node = -1;
+};
+
+Result<std::unique_ptr<QueueHolder>> make_rx_queue(ring::RingKind kind, simd::Policy policy, IovaMapper& mapper,
+                                                   const QueueParams& p, const RxSetup& s);
+Result<std::unique_ptr<QueueHolder>> make_tx_queue(ring::RingKind kind, simd::Policy policy, IovaMapper& mapper,
+                                                   const QueueParams& p, const TxSetup& s);
+
+}  // namespace vpmd::pmd

@@ -1,0 +1,109 @@
+#pragma once
+// The one RX body, for every ring type (virtio-v1.2 §5.1.6.3-4): reap used
+// buffers, strip the virtio-net header, join mergeable chains
+// (num_buffers), refill in batches, notify only when the ring says so.
+#include <algorithm>
+
+#include "vpmd/simd/queues.hpp"
+
+namespace vpmd::simd {
+
+// Offsets in struct virtio_net_hdr (§5.1.6) the RX path reads.
+inline constexpr uint32_t hdr_flags_off = 0;
+inline constexpr uint32_t hdr_num_buffers_off = 10;
+inline constexpr uint8_t hdr_f_data_valid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
+
+template <class Ring>
+void rx_refill(RxQueue<Ring>& q) noexcept {
+  uint16_t free = q.ring.free_descriptors();
+  if (free < q.refill_threshold) return;
+  Packet* bufs[64];
+  const uint16_t off = q.post_off;
+  const uint32_t len = q.post_len;
+  bool added = false;
+  while (free != 0) {
+    const uint16_t n = std::min<uint16_t>(free, 64);
+    if (!q.pool->alloc_bulk({bufs, n}, q.cache)) [[unlikely]] {
+      ++q.stats.refill_failures;
+      break;
+    }
+    // Device-writable buffers from the header slot to the end of the room.
+    q.ring.add_singles(std::span<Packet* const>(bufs, n), true,
+                       [off, len](Packet* p) { return ring::Single{p->buf_iova + off, len}; });
+    free = static_cast<uint16_t>(free - n);
+    added = true;
+  }
+  if (!added) return;
+  q.ring.publish();
+  if (q.ring.needs_notify()) {
+    q.doorbell.ring(q.ring.notification_data());
+    ++q.stats.kicks;
+  }
+}
+
+template <class Ring>
+uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
+  constexpr uint16_t kChunk = 64;
+  Packet* bufs[kChunk];
+  uint32_t lens[kChunk];
+  uint16_t done = 0;
+  uint64_t bytes = 0;
+  const uint16_t hdr = q.hdr_size;
+  while (done < n) {
+    const uint16_t want = std::min<uint16_t>(kChunk, static_cast<uint16_t>(n - done));
+    const uint16_t got = q.ring.reap({bufs, want}, {lens, want});
+    if (got == 0) break;
+    for (uint16_t i = 0; i < got; ++i) {
+      Packet* p = bufs[i];
+      const uint32_t len = lens[i];
+      if (q.partial_left != 0) {  // a continuation buffer: data from its first byte (§5.1.6.4)
+        p->data_off = q.post_off;
+        p->data_len = static_cast<uint16_t>(len);
+        q.partial_tail->next = p;
+        q.partial_tail = p;
+        q.partial->pkt_len += len;
+        ++q.partial->nb_segs;
+        if (--q.partial_left == 0) {
+          bytes += q.partial->pkt_len;
+          out[done++] = q.partial;
+          q.partial = nullptr;
+        }
+        continue;
+      }
+      // The ring already checked len <= posted length; the header must fit.
+      if (len < hdr) [[unlikely]] {
+        ++q.stats.errors;
+        q.pool->free(p, q.cache);
+        continue;
+      }
+      const std::byte* h = p->buf_addr + q.post_off;
+      p->data_len = static_cast<uint16_t>(len - hdr);
+      p->pkt_len = len - hdr;
+      p->port = q.port_id;
+      p->queue = q.queue_id;
+      if (static_cast<uint8_t>(h[hdr_flags_off]) & hdr_f_data_valid) p->ol_flags |= ol::rx_csum_good;
+      if (q.mergeable) {
+        uint16_t nb;
+        std::memcpy(&nb, h + hdr_num_buffers_off, sizeof nb);
+        if (nb == 0) [[unlikely]] {  // §5.1.6.4: the device MUST set num_buffers >= 1
+          ++q.stats.errors;
+          q.pool->free(p, q.cache);
+          continue;
+        }
+        if (nb > 1) {
+          q.partial = q.partial_tail = p;
+          q.partial_left = static_cast<uint16_t>(nb - 1);
+          continue;
+        }
+      }
+      bytes += p->pkt_len;
+      out[done++] = p;
+    }
+  }
+  q.stats.packets += done;
+  q.stats.bytes += bytes;
+  rx_refill(q);
+  return done;
+}
+
+}  // namespace vpmd::simd

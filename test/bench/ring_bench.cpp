@@ -120,7 +120,6 @@ double run(uint64_t total, uint16_t burst, bool threads, bool kick_check) {
   size_t nfree = 0;
   for (auto& t : toks) free_list[nfree++] = &t;
   const auto seg_of = [](Tok* t) { return ring::Single{reinterpret_cast<uint64_t>(t->data), 64}; };
-  Tok* out[64];
   uint32_t lens[64];
   std::atomic<bool> stop{false};
   std::thread device;
@@ -136,7 +135,7 @@ double run(uint64_t total, uint16_t burst, bool threads, bool kick_check) {
   uint64_t sent = 0, done = 0;
   const auto t0 = Clock::now();
   while (done < total) {
-    const size_t n = std::min<size_t>({burst, nfree, total - sent});
+    const size_t n = std::min<size_t>(std::min<size_t>(burst, nfree), total - sent);
     if (n) {
       // Single descriptors: the ring takes all n (free descriptors >= free tokens).
       const uint16_t added = p.q.add_singles(std::span<Tok* const>(free_list + nfree - n, n), false, seg_of);
@@ -146,8 +145,10 @@ double run(uint64_t total, uint16_t burst, bool threads, bool kick_check) {
       if (kick_check) (void)p.q.needs_notify();
     }
     if (!threads) p.dev.serve(burst, 0);
-    const uint16_t k = p.q.reap({out, burst}, {lens, burst});
-    for (uint16_t i = 0; i < k; ++i) free_list[nfree++] = out[i];
+    // Reaped tokens go straight back onto the free stack (room: 256 - nfree are in flight).
+    const size_t room = std::min<size_t>(burst, 256 - nfree);
+    const uint16_t k = p.q.reap({free_list + nfree, room}, {lens, room});
+    nfree += k;
     done += k;
     if (p.q.broken() != ring::Broken::none) break;
   }

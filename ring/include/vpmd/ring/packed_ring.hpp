@@ -184,9 +184,9 @@ class PackedRing {
         continue;  // emitted by the branch above
       } else {
         if (id >= size_ || tokens_[id] == nullptr) { fail(Broken::bad_id); break; }
-        if (len > cap_[id]) { fail(Broken::bad_len); break; }
+        if (len > cap_[id] && cap_[id] != 0) { fail(Broken::bad_len); break; }  // see split_ring.hpp
         toks[out] = tokens_[id];
-        lens[out++] = len;
+        lens[out++] = cap_[id] != 0 ? len : 0;
         retire(id);
       }
     }

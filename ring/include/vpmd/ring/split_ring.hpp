@@ -99,13 +99,31 @@ class SplitRing {
     if (broken_ != Broken::none) return 0;
     const auto n = static_cast<uint16_t>(std::min<size_t>(toks.size(), num_free_));
     const uint16_t flags = device_writable ? desc_flag::write : 0;
+    SplitDesc* const desc = desc_;
+    uint16_t* const avail_ring = avail_ring_;
+    Token* const tokens = tokens_.get();
+    const uint16_t* const next = next_.get();
+    uint16_t* const last = last_.get();
+    uint16_t* const ndesc = ndesc_.get();
+    uint32_t* const cap = cap_.get();
+    const uint16_t mask = mask_;
+    uint16_t d = in_order ? next_desc_ : free_head_;
+    uint16_t avail = avail_idx_.value();
     for (uint16_t i = 0; i < n; ++i) {
-      const uint16_t d = in_order ? next_desc_ : free_head_;
       const Single s = seg_of(toks[i]);
-      desc_[d] = SplitDesc{s.iova, s.len, flags, 0};
-      advance_free(d);
-      book(d, d, 1, device_writable ? s.len : 0, toks[i]);
+      desc[d] = SplitDesc{s.iova, s.len, flags, 0};
+      tokens[d] = toks[i];
+      last[d] = d;
+      ndesc[d] = 1;
+      cap[d] = device_writable ? s.len : 0;
+      avail_ring[avail & mask] = d;
+      ++avail;
+      d = in_order ? static_cast<uint16_t>((d + 1) & mask) : next[d];
     }
+    if constexpr (in_order) next_desc_ = d; else free_head_ = d;
+    num_free_ = static_cast<uint16_t>(num_free_ - n);
+    inflight_ = static_cast<uint16_t>(inflight_ + n);
+    avail_idx_ = RingIdx(avail);
     return n;
   }
 
@@ -149,18 +167,31 @@ class SplitRing {
     if (pending > inflight_ - ready_) return fail(Broken::used_idx_overrun), 0;
     if constexpr (in_order) return reap_in_order(toks, lens, max, used_idx);
     const uint16_t n = std::min(pending, max);
-    uint16_t done = 0;
+    Token* const tokens = tokens_.get();
+    const uint32_t* const cap = cap_.get();
+    uint16_t* const next = next_.get();
+    const uint16_t* const last = last_.get();
+    const uint16_t* const ndesc = ndesc_.get();
+    const SplitUsedElem* const used = used_ring_;
+    const uint16_t mask = mask_, size = size_, first = last_used_.value();
+    uint16_t free_head = free_head_, freed = 0, done = 0;
     for (; done < n; ++done) {
-      const SplitUsedElem& e = used_ring_[(last_used_ + done).slot(mask_)];
+      const SplitUsedElem& e = used[(first + done) & mask];
       const uint32_t id = e.id, len = e.len;
-      if (id >= size_ || tokens_[id] == nullptr) { fail(Broken::bad_id); break; }
-      if (len > cap_[id]) { fail(Broken::bad_len); break; }
-      toks[done] = tokens_[id];
-      lens[done] = len;
-      release(static_cast<uint16_t>(id));
-      next_[last_[id]] = free_head_;  // splice the chain back onto the free list (shadow only)
-      free_head_ = static_cast<uint16_t>(id);
+      if (id >= size || tokens[id] == nullptr) { fail(Broken::bad_id); break; }
+      // A buffer with no device-writable part has no length to report:
+      // whatever the device wrote there is ignored, as Linux does.
+      if (len > cap[id] && cap[id] != 0) { fail(Broken::bad_len); break; }
+      toks[done] = tokens[id];
+      lens[done] = cap[id] != 0 ? len : 0;
+      tokens[id] = nullptr;
+      freed = static_cast<uint16_t>(freed + ndesc[id]);
+      next[last[id]] = free_head;
+      free_head = static_cast<uint16_t>(id);
     }
+    free_head_ = free_head;
+    num_free_ = static_cast<uint16_t>(num_free_ + freed);
+    inflight_ = static_cast<uint16_t>(inflight_ - done);
     last_used_ += done;
     if (done && irq_enabled_ && event_idx_) barrier::poke(*used_event_, last_used_.value());
     return done;

@@ -150,6 +150,26 @@ int main(int argc, char** argv) {
   auto pool = PacketPool::create({.count = 8191, .cache_size = 256, .mapper = &(*a)->dma_mapper(), .name = "frames"});
   if (!c.check_ok(pool, "pool of 8191 packets on the ports' DMA mapper")) return c.finish();
   PacketPool& pl = **pool;
+  // Bad API input: clear errors, never a crash.
+  {
+    Port& p = **a;
+    auto e1 = p.start();
+    c.check(!e1 && e1.error().message.find("not set up") != std::string::npos, "start before queue setup: " + (e1 ? std::string("started?!") : e1.error().message));
+    auto e2 = p.rx_queue_setup(5, 0, pl);
+    c.check(!e2, "RX queue 5 refused: " + (e2 ? std::string("accepted?!") : e2.error().message));
+    auto e3 = p.rx_queue_setup(0, 300, pl);
+    c.check(!e3, "ring size 300 refused: " + (e3 ? std::string("accepted?!") : e3.error().message));
+    auto small = PacketPool::create({.count = 64, .cache_size = 0, .mapper = &p.dma_mapper(), .name = "small"});
+    if (small) {
+      auto e4 = p.rx_queue_setup(0, 256, **small);
+      c.check(!e4 && e4.error().message.find("cannot fill") != std::string::npos, "pool smaller than the ring refused: " + (e4 ? std::string("accepted?!") : e4.error().message));
+    }
+    auto foreign = PacketPool::create({.count = 1024, .cache_size = 0, .name = "identity"});
+    if (foreign) {
+      auto e5 = p.rx_queue_setup(0, 256, **foreign);
+      c.check(!e5 && e5.error().message.find("dma_mapper") != std::string::npos, "pool on another IOVA mapper refused: " + (e5 ? std::string("accepted?!") : e5.error().message));
+    }
+  }
   for (Port* p : {a->get(), b->get()}) {
     c.check_ok(p->rx_queue_setup(0, 0, pl), "RX queue setup");
     c.check_ok(p->tx_queue_setup(0, 0, &pl), "TX queue setup");

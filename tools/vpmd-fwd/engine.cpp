@@ -35,6 +35,7 @@ uint64_t Engine::drain() noexcept {
 
 uint16_t Engine::send(FwdPort& out, Packet** pkts, uint16_t n) noexcept {
   const uint16_t sent = out.port->tx_burst(0, {pkts, n});
+  out.c.offered += n;
   out.c.tx += sent;
   if (sent < n) {  // the TX ring is full: drop the rest, as testpmd does
     out.c.tx_dropped += n - sent;
@@ -90,8 +91,7 @@ uint64_t Engine::txonly(FwdPort& p) noexcept {
     return moved;
   }
   for (uint16_t i = 0; i < count; ++i) p.frame->write(pkts_[i], p.seq++);
-  send(p, pkts_.data(), count);
-  return moved + count;
+  return moved + send(p, pkts_.data(), count);  // frames the ring refused did not move
 }
 
 }  // namespace vpmd::fwd

@@ -16,6 +16,7 @@ namespace vpmd::fwd {
 // What vpmd-fwd saw, beside the port's own QueueStats (the two must agree).
 struct Counters {
   uint64_t rx = 0;              // frames rx_burst returned on this port
+  uint64_t offered = 0;         // frames offered to this port's tx_burst
   uint64_t tx = 0;              // frames this port's tx_burst accepted
   uint64_t tx_dropped = 0;      // frames offered to this port's tx_burst and not accepted (freed)
   uint64_t alloc_failures = 0;  // txonly: bursts not built because the pool was empty

@@ -53,6 +53,8 @@ Summary summarize(const std::vector<FwdPort>& ports, double seconds) {
     // The port's counters and the frames vpmd-fwd handled must agree.
     if (ps.rx.packets != p.c.rx)
       ps.problems.push_back("port RX counter " + std::to_string(ps.rx.packets) + " != frames received " + std::to_string(p.c.rx));
+    if (p.c.offered != p.c.tx + p.c.tx_dropped)
+      ps.problems.push_back("frames offered " + std::to_string(p.c.offered) + " != accepted + dropped");
     if (ps.tx.packets != p.c.tx)
       ps.problems.push_back("port TX counter " + std::to_string(ps.tx.packets) + " != frames accepted " + std::to_string(p.c.tx));
     s.ports.push_back(std::move(ps));
@@ -67,8 +69,9 @@ void print_summary(const Summary& s) {
     std::printf("port %zu %s (%s)\n", i, p.spec.c_str(), p.mode.c_str());
     std::printf("  rx %llu frames %llu bytes  %.3f Mpps %.3f Gbit/s\n", static_cast<unsigned long long>(p.rx.packets),
                 static_cast<unsigned long long>(p.rx.bytes), mpps(p.rx.packets, s.seconds), gbps(p.rx.bytes, s.seconds));
-    std::printf("  tx %llu frames %llu bytes  %.3f Mpps %.3f Gbit/s\n", static_cast<unsigned long long>(p.tx.packets),
-                static_cast<unsigned long long>(p.tx.bytes), mpps(p.tx.packets, s.seconds), gbps(p.tx.bytes, s.seconds));
+    std::printf("  tx %llu frames %llu bytes  %.3f Mpps %.3f Gbit/s  (of %llu offered)\n", static_cast<unsigned long long>(p.tx.packets),
+                static_cast<unsigned long long>(p.tx.bytes), mpps(p.tx.packets, s.seconds), gbps(p.tx.bytes, s.seconds),
+                static_cast<unsigned long long>(p.c.offered));
     std::printf("  dropped (TX not accepted) %llu  errors %llu  refill failures %llu  kicks rx %llu tx %llu  %.0f busy cycles/pkt\n",
                 static_cast<unsigned long long>(p.c.tx_dropped), static_cast<unsigned long long>(p.errors),
                 static_cast<unsigned long long>(p.rx.refill_failures), static_cast<unsigned long long>(p.rx.kicks),
@@ -108,11 +111,11 @@ bool write_json(const Summary& s, const std::string& file, std::string& why) {
     std::fprintf(f,
                  "    {\"port\": %zu, \"spec\": %s, \"mode\": %s, \"rx_packets\": %llu, \"rx_bytes\": %llu, "
                  "\"tx_packets\": %llu, \"tx_bytes\": %llu, \"tx_dropped\": %llu, \"errors\": %llu, "
-                 "\"rx_seen\": %llu, \"tx_accepted\": %llu, \"refill_failures\": %llu, \"alloc_failures\": %llu, "
+                 "\"rx_seen\": %llu, \"tx_offered\": %llu, \"tx_accepted\": %llu, \"refill_failures\": %llu, \"alloc_failures\": %llu, "
                  "\"rx_mpps\": %.4f, \"tx_mpps\": %.4f, \"rx_gbps\": %.4f, \"tx_gbps\": %.4f, \"cycles_per_packet\": %.1f, "
                  "\"path\": %s}%s\n",
                  i, quoted(p.spec).c_str(), quoted(p.mode).c_str(), ull{p.rx.packets}, ull{p.rx.bytes}, ull{p.tx.packets},
-                 ull{p.tx.bytes}, ull{p.c.tx_dropped}, ull{p.errors}, ull{p.c.rx}, ull{p.c.tx}, ull{p.rx.refill_failures},
+                 ull{p.tx.bytes}, ull{p.c.tx_dropped}, ull{p.errors}, ull{p.c.rx}, ull{p.c.offered}, ull{p.c.tx}, ull{p.rx.refill_failures},
                  ull{p.c.alloc_failures}, mpps(p.rx.packets, s.seconds), mpps(p.tx.packets, s.seconds),
                  gbps(p.rx.bytes, s.seconds), gbps(p.tx.bytes, s.seconds), per_pkt(p.c.busy_cycles, p.c.moved),
                  quoted(p.path).c_str(), i + 1 < s.ports.size() ? "," : "");

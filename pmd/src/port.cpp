@@ -99,7 +99,12 @@ IovaMapper& Port::dma_mapper() { return impl_->dev->transport().mapper(); }
 static Result<uint16_t> pick_size(Transport& t, uint16_t queue, uint16_t wanted, bool packed) {
   const uint16_t max = t.queue_max_size(queue);
   if (max == 0) return make_error(ENOENT, "device has no queue " + std::to_string(queue));
-  if (t.legacy()) return max;  // the device fixes legacy queue sizes (§4.1.4.8)
+  if (t.legacy()) {  // the device fixes legacy queue sizes (§4.1.4.8)
+    if (wanted != 0 && wanted != max)
+      return make_error(EINVAL, "this legacy device fixes queue " + std::to_string(queue) + " at " + std::to_string(max) +
+                                    " entries: ask for 0 or " + std::to_string(max));
+    return max;
+  }
   const uint16_t size = wanted == 0 ? std::min<uint16_t>(max, 1024) : wanted;
   if (size > max)
     return make_error(EINVAL, "ring size " + std::to_string(size) + " exceeds the device's maximum " + std::to_string(max));

@@ -8,16 +8,30 @@ namespace {
 
 // Ring memory for one queue. TX rings get indirect tables for multi-segment
 // packets when INDIRECT_DESC is negotiated and they fit in one hugepage.
+// Ring memory for one queue. TX rings get indirect tables for multi-segment
+// packets when INDIRECT_DESC is negotiated, and one header slot per ring id
+// for packets without headroom, all in the ring's own hugepage.
 template <class Ring>
-Result<std::pair<QueueMemory, Ring>> make_ring(IovaMapper& mapper, const QueueParams& p, uint16_t size, bool tx) {
+struct RingAndMemory {
+  QueueMemory mem;
+  Ring ring;
+  size_t hdr_off = 0;  // TX header slots, from the start of the memory
+};
+
+template <class Ring>
+Result<RingAndMemory<Ring>> make_ring(IovaMapper& mapper, const QueueParams& p, uint16_t size, bool tx) {
   ring::RingConfig cfg{.size = size, .features = p.features, .layout = p.layout,
                        .indirect_entries = uint16_t(tx ? 8 : 0)};
-  if (Ring::layout_for(cfg).total > (2u << 20)) cfg.indirect_entries = 0;
-  auto mem = make_queue_memory(mapper, Ring::layout_for(cfg).total, p.numa_node);
+  const size_t hdr_bytes = tx ? size_t{size} * p.hdr_size : 0;
+  auto total = [&] { return ring::align_up(Ring::layout_for(cfg).total, 64) + hdr_bytes; };
+  if (total() > (2u << 20)) cfg.indirect_entries = 0;
+  if (total() > (2u << 20)) return make_error(EINVAL, "ring of " + std::to_string(size) + " does not fit one 2 MiB page");
+  const size_t hdr_off = ring::align_up(Ring::layout_for(cfg).total, 64);
+  auto mem = make_queue_memory(mapper, total(), p.numa_node);
   if (!mem) return mem.error();
   auto r = Ring::create(cfg, mem->ring);
   if (!r) return r.error();
-  return std::pair<QueueMemory, Ring>(std::move(*mem), std::move(*r));
+  return RingAndMemory<Ring>{std::move(*mem), std::move(*r), hdr_off};
 }
 
 template <class Ring>
@@ -81,7 +95,7 @@ template <class Ring>
 Result<std::unique_ptr<QueueHolder>> rx_for(IovaMapper& mapper, const QueueParams& p, const RxSetup& s) {
   auto r = make_ring<Ring>(mapper, p, s.size, false);
   if (!r) return r.error();
-  auto h = std::make_unique<RxHolder<Ring>>(std::move(r->first), std::move(r->second));
+  auto h = std::make_unique<RxHolder<Ring>>(std::move(r->mem), std::move(r->ring));
   auto& q = h->q;
   q.pool = s.pool;
   if (s.pool->cache_size() != 0) {
@@ -104,8 +118,11 @@ template <class Ring>
 Result<std::unique_ptr<QueueHolder>> tx_for(IovaMapper& mapper, const QueueParams& p, const TxSetup& s) {
   auto r = make_ring<Ring>(mapper, p, s.size, true);
   if (!r) return r.error();
-  auto h = std::make_unique<TxHolder<Ring>>(std::move(r->first), std::move(r->second));
+  const size_t hdr_off = r->hdr_off;
+  auto h = std::make_unique<TxHolder<Ring>>(std::move(r->mem), std::move(r->ring));
   auto& q = h->q;
+  q.hdr_slots = h->mem.ring.va + hdr_off;
+  q.hdr_slots_iova = h->mem.ring.iova + hdr_off;
   q.hdr_size = p.hdr_size;
   q.reclaim_threshold = static_cast<uint16_t>(std::max(1, std::min(32, s.size / 4)));
   if (s.free_pool != nullptr && s.free_pool->cache_size() != 0) {

@@ -140,6 +140,9 @@ void tx_round_trip(bool batching) {
   q.free_pool = pool.get();
   auto cache = pool->make_cache();
   q.cache = cache->get();
+  test::TestMemory slots(64 * kHdr);
+  q.hdr_slots = slots.data();
+  q.hdr_slots_iova = reinterpret_cast<uint64_t>(slots.data());
   uint32_t seq = 0, seen = 0;
   std::deque<model::Chain> held;
   for (int round = 0; round < 300; ++round) {
@@ -152,6 +155,7 @@ void tx_round_trip(bool batching) {
         return;
       }
       const uint32_t len = 60 + (seq + n) % 1400;
+      if ((seq + n) % 7 == 3) p->data_off = 0;  // no headroom: the header gets a descriptor of its own
       std::byte* d = p->append(static_cast<uint16_t>(std::min<uint32_t>(len, p->tailroom())));
       for (uint32_t k = 0; k < p->data_len; ++k) d[k] = std::byte{byte_of(seq + n, k)};
       if ((seq + n) % 5 == 0) {  // every fifth packet is a two-segment chain

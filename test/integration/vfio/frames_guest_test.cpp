@@ -161,7 +161,7 @@ int main(int argc, char** argv) {
     c.check(!e3, "ring size 300 refused: " + (e3 ? std::string("accepted?!") : e3.error().message));
     auto small = PacketPool::create({.count = 64, .cache_size = 0, .mapper = &p.dma_mapper(), .name = "small"});
     if (small) {
-      auto e4 = p.rx_queue_setup(0, 256, **small);
+      auto e4 = p.rx_queue_setup(0, 0, **small);
       c.check(!e4 && e4.error().message.find("cannot fill") != std::string::npos, "pool smaller than the ring refused: " + (e4 ? std::string("accepted?!") : e4.error().message));
     }
     auto foreign = PacketPool::create({.count = 1024, .cache_size = 0, .name = "identity"});

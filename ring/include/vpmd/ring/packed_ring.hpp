@@ -57,6 +57,8 @@ class PackedRing {
   Broken broken() const { return broken_; }
   RingAreas areas() const { return areas_; }
   bool indirect_enabled() const { return indirect_entries_ != 0; }
+  // The buffer id the next add will use (see SplitRing::next_id).
+  uint16_t next_id() const noexcept { return in_order ? next_avail_ : free_id_; }
 
   // One buffer of `segs` (readable first, then writable: virtio-v1.2 §2.8.4),
   // as a chain (§2.8.6) or, when indirect descriptors are negotiated and the

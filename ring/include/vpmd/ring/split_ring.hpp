@@ -49,6 +49,9 @@ class SplitRing {
   Broken broken() const { return broken_; }
   RingAreas areas() const { return areas_; }
   bool indirect_enabled() const { return indirect_entries_ != 0; }
+  // The head descriptor the next add will use: unique among buffers in
+  // flight, so a caller can key per-buffer side data (a TX header slot) on it.
+  uint16_t next_id() const noexcept { return in_order ? next_desc_ : free_head_; }
 
   // Adds one buffer made of `segs` (device-readable segments first, then
   // device-writable ones: virtio-v1.2 §2.6.4.2). With indirect descriptors

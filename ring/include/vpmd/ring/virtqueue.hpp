@@ -114,6 +114,7 @@ concept Virtqueue = requires(Q q, const Q cq, std::span<const Segment> segs, typ
   { q.disable_interrupts() } -> std::same_as<void>;
   { q.enable_interrupts() } -> std::same_as<bool>;
   { cq.has_used() } -> std::same_as<bool>;
+  { cq.next_id() } -> std::same_as<uint16_t>;
 };
 
 }  // namespace vpmd::ring

@@ -53,6 +53,10 @@ struct TxQueue {
   Doorbell doorbell;
   uint16_t hdr_size = 12;
   uint16_t reclaim_threshold = 32;  // reap completions when fewer descriptors than this are free
+  // One header slot per ring id, for packets without headroom for the
+  // header: it goes in its own descriptor in front of the data (§5.1.6.2).
+  std::byte* hdr_slots = nullptr;
+  uint64_t hdr_slots_iova = 0;
   PacketPool* free_pool = nullptr;  // packets of this pool are freed through `cache`
   PacketPool::Cache* cache = nullptr;
   QueueStats stats;

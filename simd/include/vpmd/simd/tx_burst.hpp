@@ -2,7 +2,8 @@
 // The one TX body, for every ring type (virtio-v1.2 §5.1.6.2): reclaim
 // completed packets in batches, push the virtio-net header into each
 // packet's headroom (one descriptor for a one-segment packet), chain or
-// indirect-table multi-segment packets, publish once, notify only when asked.
+// indirect-table multi-segment packets, give a packet without headroom a
+// header descriptor of its own, publish once, notify only when asked.
 #include <algorithm>
 #include <cstring>
 
@@ -52,8 +53,9 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
       continue;
     }
     Packet* p = pkts[sent];
-    if (p->data_off < hdr || p->nb_segs > 32) [[unlikely]] {
-      // No headroom for the header, or more segments than we chain: dropped
+    const bool own_hdr = p->data_off < hdr;  // no headroom: the header gets its own descriptor
+    if (p->nb_segs > 31 || (own_hdr && q.hdr_slots == nullptr)) [[unlikely]] {
+      // More segments than we chain, or nowhere to put the header: dropped
       // and counted (the caller's packet is consumed, like a device drop).
       ++q.stats.errors;
       p->pool->free(p);
@@ -61,9 +63,16 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
       continue;
     }
     ring::Segment segs[32];
-    std::memset(p->data() - hdr, 0, hdr);
     uint16_t ns = 0;
-    segs[ns++] = {p->iova() - hdr, static_cast<uint32_t>(p->data_len) + hdr, false};
+    if (own_hdr) {
+      const uint16_t slot = q.ring.next_id();
+      std::memset(q.hdr_slots + size_t{slot} * hdr, 0, hdr);
+      segs[ns++] = {q.hdr_slots_iova + uint64_t{slot} * hdr, hdr, false};
+      segs[ns++] = {p->iova(), p->data_len, false};
+    } else {
+      std::memset(p->data() - hdr, 0, hdr);
+      segs[ns++] = {p->iova() - hdr, static_cast<uint32_t>(p->data_len) + hdr, false};
+    }
     for (Packet* s = p->next; s != nullptr && ns < 32; s = s->next) segs[ns++] = {s->iova(), s->data_len, false};
     if (!q.ring.add_chain({segs, ns}, p)) break;  // full (chain or indirect table)
     bytes += p->pkt_len;

@@ -45,12 +45,7 @@ class LegacyTransport final : public Transport {
 
   Result<void> reset() override {
     set_status(0);  // §4.1.4.8: writing 0 resets; the read-back confirms it
-    for (int i = 0; i < 1000; ++i) {
-      if (status() == 0) return {};
-      const timespec ms{0, 1'000'000};
-      nanosleep(&ms, nullptr);
-    }
-    return make_error(ETIMEDOUT, dev_->bdf() + ": legacy device did not complete reset");
+    return wait_for_reset(*this, dev_->bdf());
   }
   uint8_t status() override { return bar_.read<uint8_t>(reg::status); }
   void set_status(uint8_t s) override { bar_.write<uint8_t>(reg::status, s); }

@@ -106,13 +106,7 @@ class ModernTransport final : public Transport {
 
   Result<void> reset() override {
     set_status(0);
-    // §4.1.4.3.2: wait for device_status to read back 0; QEMU answers at once.
-    for (int i = 0; i < 1000; ++i) {
-      if (status() == 0) return {};
-      const timespec ms{0, 1'000'000};
-      nanosleep(&ms, nullptr);
-    }
-    return make_error(ETIMEDOUT, dev_->bdf() + ": device did not complete reset within 1 s");
+    return wait_for_reset(*this, dev_->bdf());  // QEMU answers at once
   }
   uint8_t status() override { return common_.read<uint8_t>(common::device_status); }
   void set_status(uint8_t s) override { common_.write<uint8_t>(common::device_status, s); }

@@ -68,4 +68,8 @@ class Transport {
   virtual int interrupt_fd(unsigned vector) const { (void)vector; return -1; }
 };
 
+// After writing 0 to device_status, waits (up to 1 s) until it reads back 0:
+// the device has finished resetting (virtio-v1.2 §2.4, §4.1.4.3.2).
+Result<void> wait_for_reset(Transport& t, std::string_view who);
+
 }  // namespace vpmd::pmd

@@ -40,11 +40,7 @@ class PackedRing {
     if (c.layout != LayoutKind::modern)
       return make_error(EINVAL, "packed rings have no legacy layout (virtio-v1.2 §2.8 needs VERSION_1)");
     const Layout l = layout_for(c);
-    if (mem.va == nullptr || mem.len < l.total)
-      return make_error(EINVAL, "ring memory too small: need " + std::to_string(l.total) + " bytes, got " +
-                                    std::to_string(mem.len));
-    if (reinterpret_cast<uintptr_t>(mem.va) % l.alignment != 0 || mem.iova % l.alignment != 0)
-      return make_error(EINVAL, "ring memory must be " + std::to_string(l.alignment) + "-byte aligned (VA and IOVA)");
+    if (auto r = check_ring_memory(l, mem); !r) return r.error();
     return PackedRing(c, mem, l);
   }
 

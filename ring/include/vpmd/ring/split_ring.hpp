@@ -32,11 +32,7 @@ class SplitRing {
       return make_error(EINVAL, "split ring size " + std::to_string(c.size) +
                                     " is not a power of two in 1..32768 (virtio-v1.2 §2.7)");
     const Layout l = layout_for(c);
-    if (mem.va == nullptr || mem.len < l.total)
-      return make_error(EINVAL, "ring memory too small: need " + std::to_string(l.total) + " bytes, got " +
-                                    std::to_string(mem.len));
-    if (reinterpret_cast<uintptr_t>(mem.va) % l.alignment != 0 || mem.iova % l.alignment != 0)
-      return make_error(EINVAL, "ring memory must be " + std::to_string(l.alignment) + "-byte aligned (VA and IOVA)");
+    if (auto r = check_ring_memory(l, mem); !r) return r.error();
     return SplitRing(c, mem, l);
   }
 

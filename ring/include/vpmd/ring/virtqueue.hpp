@@ -10,9 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
+#include "vpmd/mem/result.hpp"
 #include "vpmd/ring/layout.hpp"
 
 namespace vpmd::ring {
@@ -52,6 +54,17 @@ struct RingMemory {
   uint64_t iova = 0;
   size_t len = 0;
 };
+
+// Whether `mem` can hold a ring of layout `l`: big enough, and aligned (VA
+// and IOVA) as the spec's strictest area asks (virtio-v1.2 §2.7, §2.8.10).
+inline Result<void> check_ring_memory(const Layout& l, const RingMemory& mem) {
+  if (mem.va == nullptr || mem.len < l.total)
+    return make_error(EINVAL, "ring memory too small: need " + std::to_string(l.total) + " bytes, got " +
+                                  std::to_string(mem.len));
+  if (reinterpret_cast<uintptr_t>(mem.va) % l.alignment != 0 || mem.iova % l.alignment != 0)
+    return make_error(EINVAL, "ring memory must be " + std::to_string(l.alignment) + "-byte aligned (VA and IOVA)");
+  return {};
+}
 
 // IOVAs of the three areas, what the transport writes into queue_desc,
 // queue_driver and queue_device (virtio-v1.2 §4.1.4.3), or as a legacy PFN.

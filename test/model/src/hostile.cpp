@@ -8,7 +8,7 @@
 #include <vpmd/model/packed_device.hpp>
 #include <vpmd/model/split_device.hpp>
 
-#include "access.hpp"
+#include <vpmd/model/access.hpp>
 
 namespace vpmd::model {
 

@@ -4,7 +4,7 @@
 #include <atomic>
 #include <utility>
 
-#include "access.hpp"
+#include <vpmd/model/access.hpp>
 
 namespace vpmd::model {
 

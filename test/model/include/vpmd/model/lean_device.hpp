@@ -30,29 +30,12 @@
 #include <cstring>
 #include <string>
 
+#include <vpmd/model/access.hpp>
 #include <vpmd/model/device_queue.hpp>
 #include <vpmd/model/layout.hpp>
 
 namespace vpmd::model {
 
-namespace lean_detail {
-
-inline std::atomic_ref<std::uint16_t> shared16(std::byte* p) {
-  return std::atomic_ref<std::uint16_t>(*reinterpret_cast<std::uint16_t*>(p));
-}
-template <class T>
-T load_plain(const std::byte* p) {
-  T v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-template <class T>
-void store_plain(std::byte* p, const T& v) {
-  std::memcpy(p, &v, sizeof v);
-}
-inline bool aligned(const std::byte* p, std::size_t a) { return (reinterpret_cast<std::uintptr_t>(p) & (a - 1)) == 0; }
-
-}  // namespace lean_detail
 
 // The shape both lean devices share: what a benchmark's device loop needs.
 template <class D>
@@ -80,8 +63,8 @@ class LeanSplitDevice {
       avail_ = cfg.translate(cfg.driver, static_cast<std::uint32_t>(avail_area_bytes(size_)));
       used_ = cfg.translate(cfg.device, static_cast<std::uint32_t>(used_area_bytes(size_)));
       // §2.7 alignment table: descriptor table 16, available ring 2, used ring 4.
-      if (!desc_ || !avail_ || !used_ || !lean_detail::aligned(desc_, kSplitDescAlign) ||
-          !lean_detail::aligned(avail_, kSplitAvailAlign) || !lean_detail::aligned(used_, kSplitUsedAlign)) {
+      if (!desc_ || !avail_ || !used_ || !detail::aligned(desc_, kSplitDescAlign) ||
+          !detail::aligned(avail_, kSplitAvailAlign) || !detail::aligned(used_, kSplitUsedAlign)) {
         error_ = "a split ring area is unmapped or misaligned (virtio-v1.2 §2.7): hand over mapped, aligned IOVAs";
         desc_ = avail_ = used_ = nullptr;
       }
@@ -97,19 +80,19 @@ class LeanSplitDevice {
     // Acquire pairs with the driver's release store of avail->idx, made after
     // it wrote the ring entries and descriptors (§2.7.13.3): they are visible
     // to the plain reads below.
-    const std::uint16_t avail_idx = lean_detail::shared16(avail_ + kAvailIdxOff).load(std::memory_order_acquire);
+    const std::uint16_t avail_idx = detail::shared16(avail_ + kAvailIdxOff).load(std::memory_order_acquire);
     const auto n = static_cast<std::uint16_t>(
         std::min<std::uint32_t>(static_cast<std::uint16_t>(avail_idx - last_avail_), std::min<std::uint32_t>(max, size_)));
     if (n == 0) return 0;
     UsedElem last{};
     for (std::uint16_t k = 0; k < n; ++k) {
       const auto at = static_cast<std::uint16_t>(last_avail_ + k);
-      const auto head = lean_detail::load_plain<le16>(avail_ + avail_ring_off(at & mask_));
+      const auto head = detail::read_plain<le16>(avail_ + avail_ring_off(at & mask_));
       std::uint32_t writable = 0;
       if (!walk(head, writable)) return publish(k, last);  // publishes what was completed before the bad chain
       last = UsedElem{head, std::min(written_len, writable)};
       // §2.7.8: the used element at used->idx + k names the chain's head.
-      if (!in_order_batching_) lean_detail::store_plain(used_ + used_ring_off((used_idx_ + k) & mask_), last);
+      if (!in_order_batching_) detail::write_plain(used_ + used_ring_off((used_idx_ + k) & mask_), last);
     }
     return publish(n, last);
   }
@@ -126,10 +109,10 @@ class LeanSplitDevice {
     for (std::uint32_t count = 0; count < size_; ++count) {
       if (i >= size_) break;
       const std::byte* d = desc_ + sizeof(SplitDesc) * i;
-      const auto flags = lean_detail::load_plain<le16>(d + offsetof(SplitDesc, flags));
-      if ((flags & kDescFWrite) != 0) writable += lean_detail::load_plain<le32>(d + offsetof(SplitDesc, len));
+      const auto flags = detail::read_plain<le16>(d + offsetof(SplitDesc, flags));
+      if ((flags & kDescFWrite) != 0) writable += detail::read_plain<le32>(d + offsetof(SplitDesc, len));
       if ((flags & kDescFNext) == 0) return true;
-      i = lean_detail::load_plain<le16>(d + offsetof(SplitDesc, next));
+      i = detail::read_plain<le16>(d + offsetof(SplitDesc, next));
     }
     error_ = "descriptor chain names an index beyond the queue size, or loops (virtio-v1.2 §2.7.5)";
     return false;
@@ -138,12 +121,12 @@ class LeanSplitDevice {
   std::uint32_t publish(std::uint16_t n, const UsedElem& last) {
     if (n == 0) return 0;
     // §2.7.9: in order, a single element at the current used position for the whole batch.
-    if (in_order_batching_) lean_detail::store_plain(used_ + used_ring_off(used_idx_ & mask_), last);
+    if (in_order_batching_) detail::write_plain(used_ + used_ring_off(used_idx_ & mask_), last);
     last_avail_ = static_cast<std::uint16_t>(last_avail_ + n);
     used_idx_ = static_cast<std::uint16_t>(used_idx_ + n);
     // Release pairs with the driver's acquire load of used->idx before it
     // reads the used elements written above (§2.7.8, §2.7.14).
-    lean_detail::shared16(used_ + kUsedIdxOff).store(used_idx_, std::memory_order_release);
+    detail::shared16(used_ + kUsedIdxOff).store(used_idx_, std::memory_order_release);
     served_ += n;
     return n;
   }
@@ -173,7 +156,7 @@ class LeanPackedDevice {
       error_ = "QueueConfig::translate is empty: pass identity_translate() or window_translate()";
     } else {
       ring_ = cfg.translate(cfg.desc, static_cast<std::uint32_t>(sizeof(PackedDesc) * size_));
-      if (!ring_ || !lean_detail::aligned(ring_, kPackedDescAlign)) {
+      if (!ring_ || !detail::aligned(ring_, kPackedDescAlign)) {
         error_ = "the packed descriptor ring is unmapped or not 16-byte aligned (virtio-v1.2 §2.8)";
         ring_ = nullptr;
       }
@@ -200,7 +183,7 @@ class LeanPackedDevice {
       // Acquire pairs with the driver's release store of this head's flags,
       // written after the rest of its list (§2.8.6, §2.8.21): the list's
       // other fields are visible to the plain reads below.
-      const std::uint16_t flags = lean_detail::shared16(head + kFlagsOff).load(std::memory_order_acquire);
+      const std::uint16_t flags = detail::shared16(head + kFlagsOff).load(std::memory_order_acquire);
       // §2.8.1: available means AVAIL == the avail wrap counter, USED != it.
       if ((flags & kWrapBits) != lap_) break;
       std::uint16_t id = 0;
@@ -217,7 +200,7 @@ class LeanPackedDevice {
         write_id_len(start, last_id, last_len);
         // Release pairs with the driver's acquire of these flags before it
         // reads id/len. The batch's first flags wait for the end (below).
-        if (n != 0) lean_detail::shared16(slot(start) + kFlagsOff).store(last_flags, std::memory_order_release);
+        if (n != 0) detail::shared16(slot(start) + kFlagsOff).store(last_flags, std::memory_order_release);
       }
     }
     if (n == 0) return 0;
@@ -229,7 +212,7 @@ class LeanPackedDevice {
     }
     // The batch's first flags last, with release: the driver reaps in ring
     // order, so it sees the whole batch at once (pairs with its acquire).
-    lean_detail::shared16(slot(first) + kFlagsOff).store(first_flags, std::memory_order_release);
+    detail::shared16(slot(first) + kFlagsOff).store(first_flags, std::memory_order_release);
     served_ += n;
     return n;
   }
@@ -265,11 +248,11 @@ class LeanPackedDevice {
     const std::uint16_t start_lap = lap_;
     for (std::uint32_t count = 0; count < size_; ++count) {
       const std::byte* d = slot(pos_);
-      if (count != 0) flags = lean_detail::load_plain<le16>(d + kFlagsOff);
-      if ((flags & kDescFWrite) != 0) writable += lean_detail::load_plain<le32>(d + offsetof(PackedDesc, len));
+      if (count != 0) flags = detail::read_plain<le16>(d + kFlagsOff);
+      if ((flags & kDescFWrite) != 0) writable += detail::read_plain<le32>(d + offsetof(PackedDesc, len));
       step();
       if ((flags & kDescFNext) == 0) {
-        id = lean_detail::load_plain<le16>(d + offsetof(PackedDesc, id));
+        id = detail::read_plain<le16>(d + offsetof(PackedDesc, id));
         return true;
       }
     }
@@ -281,8 +264,8 @@ class LeanPackedDevice {
 
   void write_id_len(std::uint16_t pos, std::uint16_t id, std::uint32_t len) {
     std::byte* d = slot(pos);
-    lean_detail::store_plain(d + offsetof(PackedDesc, id), id);
-    lean_detail::store_plain(d + offsetof(PackedDesc, len), len);
+    detail::write_plain(d + offsetof(PackedDesc, id), id);
+    detail::write_plain(d + offsetof(PackedDesc, len), len);
   }
 
   std::byte* ring_ = nullptr;

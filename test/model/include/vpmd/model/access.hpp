@@ -1,5 +1,6 @@
 #pragma once
-// Private helpers of the model: shared-memory accessors and message building.
+// Helpers of the model devices (full and lean): shared-memory accessors and
+// message building.
 #include <atomic>
 #include <cstddef>
 #include <cstdint>

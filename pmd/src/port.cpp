@@ -153,7 +153,8 @@ Result<void> Port::start() {
   if (m.needs_renegotiation)
     if (auto r = d.renegotiate(); !r) return r;
 
-  m.path = select_path({.features = d.features(), .cpu = detect_cpu(), .allow_in_order = m.cfg.in_order});
+  m.path = select_path({.features = d.features(), .cpu = detect_cpu(), .allow_in_order = m.cfg.in_order,
+                        .max_simd = m.cfg.max_simd});
   QueueParams p{.features = d.features(),
                 .layout = t.legacy() ? ring::LayoutKind::legacy : ring::LayoutKind::modern,
                 .hdr_size = static_cast<uint16_t>(net_hdr_size(d.features())),

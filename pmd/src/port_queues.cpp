@@ -7,8 +7,6 @@ namespace vpmd::pmd {
 namespace {
 
 // Ring memory for one queue. TX rings get indirect tables for multi-segment
-// packets when INDIRECT_DESC is negotiated and they fit in one hugepage.
-// Ring memory for one queue. TX rings get indirect tables for multi-segment
 // packets when INDIRECT_DESC is negotiated, and one header slot per ring id
 // for packets without headroom, all in the ring's own hugepage.
 template <class Ring>
@@ -31,6 +29,10 @@ Result<RingAndMemory<Ring>> make_ring(IovaMapper& mapper, const QueueParams& p, 
   if (!mem) return mem.error();
   auto r = Ring::create(cfg, mem->ring);
   if (!r) return r.error();
+  // A polling driver takes no interrupts: asking the device not to send
+  // them (§2.7.10 NO_INTERRUPT / used_event, §2.8.10 DISABLE) spares a
+  // vhost-user back end an eventfd write per used batch.
+  r->disable_interrupts();
   return RingAndMemory<Ring>{std::move(*mem), std::move(*r), hdr_off};
 }
 

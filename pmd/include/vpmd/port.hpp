@@ -40,6 +40,7 @@ struct PortConfig {
   bool indirect = true;    // take INDIRECT_DESC when offered (multi-segment TX)
   uint16_t port_id = 0;    // copied into Packet::port on RX
   int numa_node = -1;      // ring memory placement (-1: the caller's node)
+  simd::SimdLevel max_simd = simd::SimdLevel::avx512;  // highest ISA the burst paths may use
 };
 
 class Port {

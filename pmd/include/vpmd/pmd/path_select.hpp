@@ -18,6 +18,7 @@ struct PathRequest {
   uint64_t features = 0;   // negotiated
   CpuCaps cpu;
   bool allow_in_order = true;  // the user may forbid the in-order path
+  simd::SimdLevel max_simd = simd::SimdLevel::avx512;  // the user's cap on vector paths
 };
 
 struct PathChoice {

@@ -16,6 +16,11 @@ using TxFn = uint16_t (*)(void* queue, Packet* const* pkts, uint16_t n) noexcept
 enum class Policy : uint8_t { scalar, in_order };
 const char* to_string(Policy p) noexcept;
 
+// Instruction-set levels for the vector paths, lowest first. A port's
+// `max_simd` caps the level the path selector may take (like DPDK's
+// --force-max-simd-bitwidth); `scalar` forbids vector paths altogether.
+enum class SimdLevel : uint8_t { scalar, sse42, avx2, avx512 };
+
 struct BurstOps {
   RxFn rx = nullptr;
   TxFn tx = nullptr;

@@ -13,6 +13,7 @@ Engine::Engine(std::vector<FwdPort>& ports, PacketPool& pool, PacketPool::Cache*
 void Engine::poll() noexcept {
   for (FwdPort& p : ports_) {
     const uint64_t t0 = cycles();
+    const uint64_t rx0 = p.c.rx, offered0 = p.c.offered;
     uint64_t moved = 0;
     switch (p.mode) {
       case Mode::io: moved = io(p); break;
@@ -20,9 +21,13 @@ void Engine::poll() noexcept {
       case Mode::txonly: moved = txonly(p); break;
       case Mode::rxonly: moved = rx_free(p); break;
     }
-    if (moved != 0) {  // only polls that did work count as busy
-      p.c.busy_cycles += cycles() - t0;
-      p.c.moved += moved;
+    if (p.c.rx != rx0 || p.c.offered != offered0) {  // only polls that did work count as busy
+      const uint64_t dt = cycles() - t0;
+      p.c.work_cycles += dt;  // testpmd's rule: packets received or offered
+      if (moved != 0) {       // ours: packets received or accepted
+        p.c.busy_cycles += dt;
+        p.c.moved += moved;
+      }
     }
   }
 }

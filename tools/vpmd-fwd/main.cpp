@@ -10,6 +10,7 @@
 #include "clock.hpp"
 #include "engine.hpp"
 #include "options.hpp"
+#include "pingpong.hpp"
 #include "report.hpp"
 #include "setup.hpp"
 
@@ -40,6 +41,45 @@ void run(Engine& engine, Reporter& reporter, const Options& o, uint64_t start) {
       next_stats += period;
     }
     if (now >= end) break;
+  }
+}
+
+// --warmup: poll without measuring, then remember where the counters were.
+struct Base {
+  QueueStats rx, tx;
+  Counters c;
+};
+std::vector<Base> warm_up(Engine& engine, std::vector<FwdPort>& ports, double seconds) {
+  const uint64_t end = now_ns() + static_cast<uint64_t>(seconds * 1e9);
+  for (uint32_t round = 0; g_stop == 0; ++round) {
+    engine.poll();
+    if ((round & 63) == 0 && now_ns() >= end) break;
+  }
+  std::vector<Base> base;
+  for (const FwdPort& p : ports) base.push_back({p.port->rx_stats(0), p.port->tx_stats(0), p.c});
+  return base;
+}
+
+QueueStats since(const QueueStats& now, const QueueStats& was) {
+  return {now.packets - was.packets, now.bytes - was.bytes,   now.errors - was.errors,
+          now.missed - was.missed,   now.refill_failures - was.refill_failures, now.kicks - was.kicks};
+}
+
+// The summary's figures for the measured window only (its checks ran on the totals).
+void rebase(Summary& sum, const std::vector<Base>& base) {
+  for (size_t i = 0; i < base.size() && i < sum.ports.size(); ++i) {
+    PortSummary& p = sum.ports[i];
+    const Counters& b = base[i].c;
+    p.rx = since(p.rx, base[i].rx);
+    p.tx = since(p.tx, base[i].tx);
+    p.c = {p.c.rx - b.rx,
+           p.c.offered - b.offered,
+           p.c.tx - b.tx,
+           p.c.tx_dropped - b.tx_dropped,
+           p.c.alloc_failures - b.alloc_failures,
+           p.c.busy_cycles - b.busy_cycles,
+           p.c.moved - b.moved,
+           p.c.work_cycles - b.work_cycles};
   }
 }
 
@@ -78,9 +118,22 @@ int main(int argc, char** argv) {
     for (FwdPort& p : *ports) p.port->stop();
     return fail(r.error().message);
   }
+  if (o.pingpong) {
+    uint64_t problems = run_pingpong(ports->front(), pl, cache->get(), o, g_stop);
+    ports->front().port->stop();
+    cache->reset();
+    if (const uint32_t n = pl.in_use(); n != 0) {
+      std::fprintf(stderr, "vpmd-fwd: %u packets not back in the pool after stop\n", n);
+      ++problems;
+    }
+    std::printf("result: %s (%llu problem(s))\n", problems ? "FAIL" : "ok", static_cast<unsigned long long>(problems));
+    return problems == 0 ? 0 : 1;
+  }
   print_ports(o, *ports);
 
   Engine engine(*ports, pl, cache->get(), o);
+  std::vector<Base> base;
+  if (o.warmup_s > 0) base = warm_up(engine, *ports, o.warmup_s);
   const uint64_t start = now_ns();
   Reporter reporter(*ports, start);
   run(engine, reporter, o, start);
@@ -89,6 +142,7 @@ int main(int argc, char** argv) {
   drain(engine);
 
   Summary sum = summarize(*ports, seconds);
+  if (!base.empty()) rebase(sum, base);
   for (FwdPort& p : *ports) p.port->stop();  // returns every posted and in-flight packet to the pool
   cache->reset();                            // the cache's packets go back to the ring: in_use() counts them free
   sum.pool_in_use = pl.in_use();

@@ -20,12 +20,14 @@ std::string usage() {
   return
       "usage: vpmd-fwd [options] PORT [PORT]\n"
       "  PORT                 pci:DDDD:BB:DD.F, a virtio-net device bound to vfio-pci (vfio-bind bind BDF)\n"
-      "  --mode M[,M]         io | macswap | txonly | rxonly (default io); a comma list gives each port\n"
+      "  --mode M[,M]         io | macswap | txonly | rxonly | pingpong (default io); a comma list gives each port\n"
       "                       its own mode, e.g. --mode txonly,rxonly\n"
       "                         io       port A <-> port B (one port: back out the same port)\n"
       "                         macswap  swap the MACs, send back out the same port\n"
       "                         txonly   send UDP/IPv4 frames (and count and free what arrives)\n"
       "                         rxonly   count and free\n"
+      "                         pingpong one frame in flight to a macswap peer (one port): round-trip\n"
+      "                                  p50/p99/p99.9/max in ns as `name value unit` lines\n"
       "  --burst N            packets per burst (default 32)\n"
       "  --duration S         stop after S seconds (default: at SIGINT/SIGTERM)\n"
       "  --stats-period S     print rates every S seconds (default 1, 0: never)\n"
@@ -34,6 +36,9 @@ std::string usage() {
       "  --txpkts N           txonly frame size in bytes without FCS (default 64, 42..2048)\n"
       "  --window N           txonly: at most N frames sent and not yet received by the other port\n"
       "                       (by this port itself when only one port is given); 0: no cap\n"
+      "  --warmup S           poll S seconds before the measured window (default 0)\n"
+      "  --round-trips N      pingpong: timed round trips (default 1000000)\n"
+      "  --warmup-trips N     pingpong: untimed round trips first (default 10000)\n"
       "  --json FILE          write the final summary as JSON\n"
       "  --no-packed          do not take VIRTIO_F_RING_PACKED\n"
       "  --no-mrg             do not take VIRTIO_NET_F_MRG_RXBUF\n"
@@ -66,7 +71,7 @@ Result<Mode> parse_mode(std::string_view s) {
   if (s == "macswap") return Mode::macswap;
   if (s == "txonly") return Mode::txonly;
   if (s == "rxonly") return Mode::rxonly;
-  return make_error(EINVAL, "--mode: '" + std::string(s) + "' is not io, macswap, txonly or rxonly");
+  return make_error(EINVAL, "--mode: '" + std::string(s) + "' is not io, macswap, txonly, rxonly or pingpong (alone)");
 }
 
 }  // namespace
@@ -93,6 +98,9 @@ Result<Options> parse_options(int argc, char** argv) {
     else if (a == "--pool") { VPMD_FWD_TRY(v, need(value())); VPMD_FWD_TRY(n, number(a, *v, 64, 1u << 24)); o.pool = static_cast<uint32_t>(*n); }
     else if (a == "--txpkts") { VPMD_FWD_TRY(v, need(value())); VPMD_FWD_TRY(n, number(a, *v, 42, 2048)); o.txpkts = static_cast<uint16_t>(*n); }
     else if (a == "--window") { VPMD_FWD_TRY(v, need(value())); VPMD_FWD_TRY(n, number(a, *v, 0, 1u << 24)); o.window = static_cast<uint32_t>(*n); }
+    else if (a == "--warmup") { VPMD_FWD_TRY(v, need(value())); VPMD_FWD_TRY(d, seconds(a, *v)); o.warmup_s = *d; }
+    else if (a == "--round-trips") { VPMD_FWD_TRY(v, need(value())); VPMD_FWD_TRY(n, number(a, *v, 1, 1ull << 32)); o.round_trips = *n; }
+    else if (a == "--warmup-trips") { VPMD_FWD_TRY(v, need(value())); VPMD_FWD_TRY(n, number(a, *v, 0, 1ull << 32)); o.warmup_trips = *n; }
     else if (a == "--json") { VPMD_FWD_TRY(v, need(value())); o.json = *v; }
     else if (a == "--max-simd") { VPMD_FWD_TRY(v, need(value())); o.max_simd = *v; }
     else if (a.starts_with("--max-simd=")) o.max_simd = std::string(a.substr(11));
@@ -107,6 +115,11 @@ Result<Options> parse_options(int argc, char** argv) {
     return make_error(EINVAL, "give one or two ports, e.g. vpmd-fwd pci:0000:00:01.0 (see --help)");
   if (o.max_simd != "scalar" && o.max_simd != "sse4.2" && o.max_simd != "avx2" && o.max_simd != "avx512")
     return make_error(EINVAL, "--max-simd takes scalar, sse4.2, avx2 or avx512, not '" + o.max_simd + "'");
+  if (modes == "pingpong") {  // not an Engine mode: pingpong.cpp runs it on the one port
+    if (o.ports.size() != 1) return make_error(EINVAL, "--mode pingpong takes one port (its peer returns the frames)");
+    o.pingpong = true;
+    modes = "io";
+  }
   for (size_t p = 0; p <= modes.size();) {
     size_t q = modes.find(',', p);
     if (q == std::string::npos) q = modes.size();

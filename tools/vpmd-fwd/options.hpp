@@ -22,6 +22,12 @@ struct Options {
   uint16_t txpkts = 64;            // txonly frame size, without FCS
   uint32_t window = 0;             // txonly: max frames sent but not yet received (0: no cap)
   std::string json;
+  double warmup_s = 0;             // throughput modes: poll this long before the measured window
+  // --mode pingpong (pingpong.hpp): one frame in flight against a macswap peer.
+  bool pingpong = false;
+  uint64_t round_trips = 1'000'000;  // timed round trips
+  uint64_t warmup_trips = 10'000;    // untimed round trips first
+  uint32_t pingpong_timeout_ms = 100;  // a frame not back by then is lost
   std::string max_simd = "scalar";
   bool packed = true, mergeable = true, event_idx = true;
 };

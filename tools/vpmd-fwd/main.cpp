@@ -44,20 +44,23 @@ void run(Engine& engine, Reporter& reporter, const Options& o, uint64_t start) {
   }
 }
 
-// --warmup: poll without measuring, then remember where the counters were.
+// --warmup: poll without measuring first. The counters at the start and at
+// the end of the measured window bound the summary's figures.
 struct Base {
   QueueStats rx, tx;
   Counters c;
 };
-std::vector<Base> warm_up(Engine& engine, std::vector<FwdPort>& ports, double seconds) {
+std::vector<Base> snapshot(const std::vector<FwdPort>& ports) {
+  std::vector<Base> base;
+  for (const FwdPort& p : ports) base.push_back({p.port->rx_stats(0), p.port->tx_stats(0), p.c});
+  return base;
+}
+void warm_up(Engine& engine, double seconds) {
   const uint64_t end = now_ns() + static_cast<uint64_t>(seconds * 1e9);
   for (uint32_t round = 0; g_stop == 0; ++round) {
     engine.poll();
     if ((round & 63) == 0 && now_ns() >= end) break;
   }
-  std::vector<Base> base;
-  for (const FwdPort& p : ports) base.push_back({p.port->rx_stats(0), p.port->tx_stats(0), p.c});
-  return base;
 }
 
 QueueStats since(const QueueStats& now, const QueueStats& was) {
@@ -65,21 +68,22 @@ QueueStats since(const QueueStats& now, const QueueStats& was) {
           now.missed - was.missed,   now.refill_failures - was.refill_failures, now.kicks - was.kicks};
 }
 
-// The summary's figures for the measured window only (its checks ran on the totals).
-void rebase(Summary& sum, const std::vector<Base>& base) {
-  for (size_t i = 0; i < base.size() && i < sum.ports.size(); ++i) {
+// The summary's figures for the measured window only: frames received while
+// draining are left out (its checks ran on the totals, drain included).
+void rebase(Summary& sum, const std::vector<Base>& base, const std::vector<Base>& end) {
+  for (size_t i = 0; i < base.size() && i < end.size() && i < sum.ports.size(); ++i) {
     PortSummary& p = sum.ports[i];
-    const Counters& b = base[i].c;
-    p.rx = since(p.rx, base[i].rx);
-    p.tx = since(p.tx, base[i].tx);
-    p.c = {p.c.rx - b.rx,
-           p.c.offered - b.offered,
-           p.c.tx - b.tx,
-           p.c.tx_dropped - b.tx_dropped,
-           p.c.alloc_failures - b.alloc_failures,
-           p.c.busy_cycles - b.busy_cycles,
-           p.c.moved - b.moved,
-           p.c.work_cycles - b.work_cycles};
+    const Counters &b = base[i].c, &e = end[i].c;
+    p.rx = since(end[i].rx, base[i].rx);
+    p.tx = since(end[i].tx, base[i].tx);
+    p.c = {e.rx - b.rx,
+           e.offered - b.offered,
+           e.tx - b.tx,
+           e.tx_dropped - b.tx_dropped,
+           e.alloc_failures - b.alloc_failures,
+           e.busy_cycles - b.busy_cycles,
+           e.moved - b.moved,
+           e.work_cycles - b.work_cycles};
   }
 }
 
@@ -132,17 +136,21 @@ int main(int argc, char** argv) {
   print_ports(o, *ports);
 
   Engine engine(*ports, pl, cache->get(), o);
-  std::vector<Base> base;
-  if (o.warmup_s > 0) base = warm_up(engine, *ports, o.warmup_s);
+  std::vector<Base> base, end;
+  if (o.warmup_s > 0) {
+    warm_up(engine, o.warmup_s);
+    base = snapshot(*ports);
+  }
   const uint64_t start = now_ns();
   Reporter reporter(*ports, start);
   run(engine, reporter, o, start);
   const double seconds = static_cast<double>(now_ns() - start) / 1e9;
+  if (!base.empty()) end = snapshot(*ports);
   std::printf("vpmd-fwd: %s after %.1f s; draining frames still in flight\n", g_stop ? "signal" : "duration reached", seconds);
   drain(engine);
 
   Summary sum = summarize(*ports, seconds);
-  if (!base.empty()) rebase(sum, base);
+  if (!base.empty()) rebase(sum, base, end);
   for (FwdPort& p : *ports) p.port->stop();  // returns every posted and in-flight packet to the pool
   cache->reset();                            // the cache's packets go back to the ring: in_use() counts them free
   sum.pool_in_use = pl.in_use();

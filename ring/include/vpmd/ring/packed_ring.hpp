@@ -176,9 +176,11 @@ class PackedRing {
       if constexpr (in_order) {
         const uint16_t k = batch_length(id);
         if (k == 0) { fail(Broken::bad_id); break; }
-        if (len > cap_[id]) { fail(Broken::bad_len); break; }
+        // A device-readable buffer (TX) has nothing to report: DPDK's vhost
+        // leaves our own len in the descriptor it returns. Ignore it there.
+        if (len > cap_[id] && cap_[id] != 0) { fail(Broken::bad_len); break; }
         ready_ = k;
-        ready_len_ = len;
+        ready_len_ = cap_[id] != 0 ? len : 0;
         continue;  // emitted by the branch above
       } else {
         if (id >= size_ || tokens_[id] == nullptr) { fail(Broken::bad_id); break; }

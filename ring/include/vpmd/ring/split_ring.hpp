@@ -329,9 +329,9 @@ class SplitRing {
         // used->idx counts buffers, so a batch of k moves it by k while only
         // its first slot holds an element (as Linux vhost writes it).
         if (k == 0 || k > used_idx - last_used_) { fail(Broken::bad_id); break; }
-        if (len > cap_[id]) { fail(Broken::bad_len); break; }
+        if (len > cap_[id] && cap_[id] != 0) { fail(Broken::bad_len); break; }  // see reap()
         ready_ = k;
-        ready_len_ = len;
+        ready_len_ = cap_[id] != 0 ? len : 0;
         last_used_ += k;
       }
       const uint16_t h = inorder_head_;

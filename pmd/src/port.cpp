@@ -3,12 +3,14 @@
 // (reset, every packet back to its pool), stats.
 #include "vpmd/port.hpp"
 
+#include <chrono>
 #include <mutex>
 
 #include "port_queues.hpp"
 #include "vpmd/pmd/net_spec.hpp"
 #include "vpmd/pmd/path_select.hpp"
 #include "vpmd/pmd/pci_transport.hpp"
+#include "vpmd/pmd/vhost_user.hpp"
 
 namespace vpmd {
 
@@ -22,6 +24,11 @@ struct Port::Impl {
   std::vector<std::unique_ptr<QueueHolder>> rxq, txq;
   PathChoice path;
   bool needs_renegotiation = false;
+  // The device went away under a started port (vhost-user back end gone):
+  // link_up() brings the port back when it returns.
+  bool resume = false;
+  std::chrono::steady_clock::time_point next_attempt{};
+  uint64_t link_down_events = 0, reconnects = 0;
 };
 
 namespace {
@@ -59,16 +66,32 @@ Port::Port(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Port::~Port() { stop(); }
 
-Result<std::unique_ptr<Port>> Port::open(std::string_view spec, const PortConfig& cfg) {
+// The transport a spec names: "vhost-user:..." or "pci:BDF" (or a bare BDF).
+// vhost-user knobs override the PortConfig fields of the same meaning.
+static Result<std::unique_ptr<Transport>> open_transport(std::string_view spec, PortConfig& cfg) {
+  if (spec.starts_with("vhost-user:")) {
+    auto a = parse_vhost_user_args(spec.substr(11));
+    if (!a) return a.error();
+    if (a->queues != 1)
+      return make_error(ENOTSUP, "vhost-user: multi-queue is not available yet: use queues=1");
+    cfg.packed = a->packed.value_or(cfg.packed);
+    cfg.in_order = a->in_order.value_or(cfg.in_order);
+    cfg.mergeable = a->mrg_rxbuf.value_or(cfg.mergeable);
+    cfg.event_idx = a->event_idx.value_or(cfg.event_idx);
+    return open_vhost_user_transport(*a);
+  }
   std::string_view bdf = spec;
   if (bdf.substr(0, 4) == "pci:") bdf.remove_prefix(4);
-  else if (spec.find(':') != std::string_view::npos && spec.substr(0, 11) == "vhost-user:")
-    return make_error(ENOTSUP, "vhost-user ports are not available yet; use pci:DDDD:BB:DD.F");
-  if (cfg.rx_queues != 1 || cfg.tx_queues != 1)
-    return make_error(ENOTSUP, "multi-queue (MQ/RSS) is not available yet: use rx_queues = tx_queues = 1");
   auto container = shared_container();
   if (!container) return container.error();
-  auto t = open_pci_transport(std::string(bdf), *container);
+  return open_pci_transport(std::string(bdf), *container);
+}
+
+Result<std::unique_ptr<Port>> Port::open(std::string_view spec, const PortConfig& config) {
+  if (config.rx_queues != 1 || config.tx_queues != 1)
+    return make_error(ENOTSUP, "multi-queue (MQ/RSS) is not available yet: use rx_queues = tx_queues = 1");
+  PortConfig cfg = config;
+  auto t = open_transport(spec, cfg);
   if (!t) return t.error();
   auto dev = VirtioDevice::init(std::move(*t), wanted_features(cfg), net_feature::mac);
   if (!dev) return dev.error();
@@ -204,7 +227,9 @@ void Port::bind_stubs() {
 }
 
 void Port::stop() {
-  if (!impl_ || !started_) return;
+  if (!impl_) return;
+  impl_->resume = false;
+  if (!started_) return;
   bind_stubs();
   Impl& m = *impl_;
   (void)m.dev->transport().reset();  // the device stops touching our memory first
@@ -229,6 +254,8 @@ std::vector<std::pair<std::string, uint64_t>> Port::xstats() const {
   };
   for (size_t q = 0; q < impl_->rxq.size(); ++q) add("rx_q" + std::to_string(q) + "_", impl_->rxq[q]->stats());
   for (size_t q = 0; q < impl_->txq.size(); ++q) add("tx_q" + std::to_string(q) + "_", impl_->txq[q]->stats());
+  out.emplace_back("link_down_events", impl_->link_down_events);
+  out.emplace_back("reconnects", impl_->reconnects);
   return out;
 }
 
@@ -243,8 +270,41 @@ std::string Port::queue_state() const {
   return s;
 }
 
+void Port::lose_device() {
+  Impl& m = *impl_;
+  bind_stubs();
+  ++m.link_down_events;
+  // The back end is gone, so nothing touches the rings any more: every
+  // posted and in-flight packet goes back to its pool now.
+  (void)m.dev->transport().reset();
+  for (auto& h : m.rxq) h->detach();
+  for (auto& h : m.txq) h->detach();
+  m.needs_renegotiation = true;
+  started_ = false;
+  m.resume = true;
+}
+
+void Port::try_resume() {
+  Impl& m = *impl_;
+  const auto now = std::chrono::steady_clock::now();
+  if (now < m.next_attempt) return;
+  m.next_attempt = now + std::chrono::milliseconds(100);
+  auto back = m.dev->transport().reconnect();
+  if (!back || !*back) return;
+  if (start()) {  // §3.1.1 again: renegotiate, new rings, DRIVER_OK, RX filled
+    ++m.reconnects;
+    m.resume = false;
+  }
+}
+
 bool Port::link_up() {
-  VirtioDevice& d = *impl_->dev;
+  Impl& m = *impl_;
+  VirtioDevice& d = *m.dev;
+  if (!d.transport().alive()) {
+    if (started_) lose_device();
+    if (m.resume) try_resume();
+    if (!started_) return false;
+  }
   if (!d.has(net_feature::status)) return true;
   auto s = d.config<uint16_t>(net_config::status);
   return s && (*s & net_config::status_link_up);

@@ -5,6 +5,13 @@
 
 namespace vpmd::pmd {
 
+namespace {
+std::string detail(const Transport& t) {
+  const std::string e = t.last_error();
+  return e.empty() ? e : ": " + e;
+}
+}  // namespace
+
 Result<std::unique_ptr<VirtioDevice>> VirtioDevice::init(std::unique_ptr<Transport> t, uint64_t wanted, uint64_t required) {
   auto dev = std::unique_ptr<VirtioDevice>(new VirtioDevice(std::move(t)));
   Transport& tr = *dev->t_;
@@ -31,7 +38,7 @@ Result<std::unique_ptr<VirtioDevice>> VirtioDevice::init(std::unique_ptr<Transpo
       dev->fail();
       (void)tr.reset();
       return make_error(ENOTSUP, "device refused the feature set " + feature_names(dev->features_) +
-                                     " (FEATURES_OK did not stick, virtio-v1.2 §3.1.1)");
+                                     " (FEATURES_OK did not stick, virtio-v1.2 §3.1.1)" + detail(tr));
     }
   }
   return dev;
@@ -49,7 +56,7 @@ Result<void> VirtioDevice::renegotiate() {
     tr.set_status(status::acknowledge | status::driver | status::features_ok);
     if (!(tr.status() & status::features_ok)) {
       fail();
-      return make_error(EIO, "device refused FEATURES_OK on restart");
+      return make_error(EIO, "device refused FEATURES_OK on restart" + detail(tr));
     }
   }
   return {};
@@ -67,8 +74,8 @@ Result<void> VirtioDevice::driver_ok() {
   const uint8_t s = tr.status();
   if (s & (status::failed | status::device_needs_reset))
     return make_error(EIO, "device reported " + std::string(s & status::failed ? "FAILED" : "DEVICE_NEEDS_RESET") +
-                               " at DRIVER_OK");
-  if (!(s & status::driver_ok)) return make_error(EIO, "device did not accept DRIVER_OK");
+                               " at DRIVER_OK" + detail(tr));
+  if (!(s & status::driver_ok)) return make_error(EIO, "device did not accept DRIVER_OK" + detail(tr));
   return {};
 }
 
@@ -83,7 +90,7 @@ Result<QueueMemory> make_queue_memory(IovaMapper& mapper, size_t bytes, int numa
   if (region->length() > region->page_size() && region->page_size() < bytes)
     return make_error(EINVAL, "a ring must fit in one page of its region");
   if (auto r = mapper.map(*region); !r) return r.error();
-  QueueMemory q{std::move(*region), {}};
+  QueueMemory q{std::move(*region), &mapper};
   q.ring = {q.region.addr(), q.region.iova(q.region.addr()), bytes};
   return q;
 }

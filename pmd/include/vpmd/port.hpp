@@ -45,8 +45,10 @@ struct PortConfig {
 
 class Port {
  public:
-  // spec: "pci:DDDD:BB:DD.F" (or a bare BDF). Binds nothing: the device must
-  // already be on vfio-pci (`vfio-bind bind BDF`).
+  // spec: "pci:DDDD:BB:DD.F" (or a bare BDF): binds nothing, the device must
+  // already be on vfio-pci (`vfio-bind bind BDF`). Or "vhost-user:path=SOCK,..."
+  // (see vpmd/pmd/vhost_user.hpp for the knobs): a back-end process on a
+  // UNIX socket, sharing the port's DMA memory by fd.
   static Result<std::unique_ptr<Port>> open(std::string_view spec, const PortConfig& config = {});
   ~Port();
   Port(const Port&) = delete;
@@ -87,13 +89,19 @@ class Port {
   // One line per queue: ring size, free descriptors, buffers in flight, broken reason.
   std::string queue_state() const;
 
-  bool link_up();                    // VIRTIO_NET_S_LINK_UP, or true without STATUS
+  // VIRTIO_NET_S_LINK_UP (true without STATUS). Also the port's upkeep:
+  // when the device has gone away (a vhost-user back end that exited) the
+  // bursts unbind (they return 0), every posted and in-flight packet goes
+  // back to its pool, and later calls reconnect and restart the port, every
+  // 100 ms at most. Call it from the polling thread, between bursts, every
+  // millisecond or so (it costs a syscall on vhost-user).
+  bool link_up();
   std::array<uint8_t, 6> mac() const { return mac_; }
   uint16_t mtu() const { return mtu_; }
   uint64_t features() const;         // negotiated
   std::string features_string() const;
   std::string path() const;          // chosen burst path and why
-  std::string transport() const;     // "pci-modern", "pci-legacy"
+  std::string transport() const;     // "pci-modern", "pci-legacy", "vhost-user"
   uint16_t rx_queue_count() const { return static_cast<uint16_t>(rx_.size()); }
   uint16_t tx_queue_count() const { return static_cast<uint16_t>(tx_.size()); }
 
@@ -107,6 +115,8 @@ class Port {
   };
   explicit Port(std::unique_ptr<Impl> impl);
   void bind_stubs();
+  void lose_device();
+  void try_resume();
 
   std::vector<Entry<simd::RxFn>> rx_;
   std::vector<Entry<simd::TxFn>> tx_;

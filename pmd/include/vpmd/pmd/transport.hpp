@@ -8,6 +8,7 @@
 // the data path touches is the Doorbell, a plain value rung when the ring
 // says the device wants a notification.
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "vpmd/mem/iova.hpp"
@@ -66,6 +67,16 @@ class Transport {
   virtual IovaMapper& mapper() = 0;
   // eventfd signalled on MSI-X vector v (-1 when interrupts are not set up).
   virtual int interrupt_fd(unsigned vector) const { (void)vector; return -1; }
+
+  // A device that can go away and come back (a vhost-user back end is a
+  // process): whether it is still there, checked without blocking, and one
+  // attempt to reach it again (true: connected, ready for §3.1.1 anew).
+  // A PCI function never leaves.
+  virtual bool alive() { return true; }
+  virtual Result<bool> reconnect() { return true; }
+  // Why the last status change did not stick, when the transport knows more
+  // than the status byte says (vhost-user: the back end's refusal).
+  virtual std::string last_error() const { return {}; }
 };
 
 // After writing 0 to device_status, waits (up to 1 s) until it reads back 0:

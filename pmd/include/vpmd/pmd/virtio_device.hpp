@@ -54,9 +54,17 @@ class VirtioDevice {
 // The DMA memory of one virtqueue: a hugepage region mapped for the device,
 // big enough for the ring's layout (legacy: 4096-aligned, physically
 // contiguous inside one hugepage).
+// Unmapped from the device (IOMMU entry, vhost-user memory table) when it goes.
 struct QueueMemory {
+  QueueMemory(DmaRegion r, IovaMapper* m) : region(std::move(r)), mapper(m) {}
+  QueueMemory(QueueMemory&& o) noexcept = default;
+  QueueMemory& operator=(QueueMemory&&) = delete;
+  ~QueueMemory() {
+    if (mapper != nullptr && region.iova_mapped()) (void)mapper->unmap(region);
+  }
   DmaRegion region;
   ring::RingMemory ring;  // va + iova + len handed to SplitRing/PackedRing::create
+  IovaMapper* mapper = nullptr;
 };
 Result<QueueMemory> make_queue_memory(IovaMapper& mapper, size_t bytes, int numa_node = -1, bool allow_small_pages = false);
 

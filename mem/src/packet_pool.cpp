@@ -200,10 +200,10 @@ bool PacketPool::alloc_refill(std::span<Packet*> out, Cache* cache) noexcept {
   return true;
 }
 
-void PacketPool::free_spill(std::span<Packet* const> pkts, Cache* cache) noexcept {
+void PacketPool::free_spill(std::span<Packet* const> pkts, Cache* cache, Check check) noexcept {
   const auto n = static_cast<std::uint32_t>(pkts.size());
   if (cache == nullptr || n > cache->size_) {
-    put_to_ring(pkts);
+    put_to_ring(pkts, check);
     return;
   }
   std::uint32_t len = cache->len_.load(std::memory_order_relaxed);
@@ -215,7 +215,9 @@ void PacketPool::free_spill(std::span<Packet* const> pkts, Cache* cache) noexcep
       lost_frees_.fetch_add(len, std::memory_order_relaxed);
     cache->len_.store(0, std::memory_order_relaxed);
   }
-  free_bulk(pkts, cache);  // now fits under the threshold
+  // Now fits under the threshold.
+  if (check == Check::free_state) give_back<Check::free_state>(pkts, cache);
+  else give_back<Check::none>(pkts, cache);
 }
 
 void PacketPool::reset_bulk(std::span<Packet* const> pkts) noexcept {
@@ -224,11 +226,13 @@ void PacketPool::reset_bulk(std::span<Packet* const> pkts) noexcept {
   }
 }
 
-void PacketPool::put_to_ring(std::span<Packet* const> pkts) noexcept {
-  FreeState::Scan scan;
+void PacketPool::put_to_ring(std::span<Packet* const> pkts, Check check) noexcept {
+  if (check == Check::free_state) {
+    FreeState::Scan scan;
 #pragma GCC unroll 4
-  for (Packet* p : pkts) scan.add(p);
-  if (!scan.clean(free_state_)) reset_bulk(pkts);
+    for (Packet* p : pkts) scan.add(p);
+    if (!scan.clean(free_state_)) reset_bulk(pkts);
+  }
   if (!ring_.enqueue_bulk(pkts)) lost_frees_.fetch_add(pkts.size(), std::memory_order_relaxed);
 }
 

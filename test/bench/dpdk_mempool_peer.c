@@ -2,12 +2,15 @@
  * rte_mempool, for test/bench/pool-compare. Same row names, same bulk, same
  * object count, same hand-over queue; output `name value unit` lines and
  * --json FILE.
- *   pool_cache_bulk32_1t       rte_mempool_get_bulk/put_bulk(32), default per-lcore cache of 256
- *   pool_nocache_bulk32_1t     the same on a pool created with cache size 0 (ring_mp_mc)
- *   pool_cache_bulk32_2t       lcore 0 gets 32, hands them to lcore 1 which puts them
- *   pktmbuf_cache_bulk32_1t    rte_pktmbuf_alloc_bulk/free_bulk(32), cached: the API that
- *                              resets and checks mbufs, as vpmd's alloc/free do
- *   objring_bulk32_1t          rte_ring MP/MC dequeue+enqueue of 32 pointers, 8192 slots
+ *   pool_cache_bulk32_1t     rte_mempool_get_bulk/put_bulk(32), default per-lcore cache of 256:
+ *                            only pointers move, no mbuf is touched (vpmd: alloc_bulk/put_bulk)
+ *   pool_nocache_bulk32_1t   the same on a pool created with cache size 0 (ring_mp_mc)
+ *   pool_cache_bulk32_2t     lcore 0 gets 32, hands them to lcore 1 which puts them
+ *   api_cache_bulk32_1t      rte_pktmbuf_alloc_bulk/free_bulk(32), cached: the API that
+ *                            resets and checks mbufs (vpmd: alloc_bulk/free_bulk)
+ *   api_nocache_bulk32_1t    the same on the pool without a cache
+ *   api_cache_bulk32_2t      lcore 0 rte_pktmbuf_alloc_bulk, lcore 1 rte_pktmbuf_free_bulk
+ *   objring_bulk32_1t        rte_ring MP/MC dequeue+enqueue of 32 pointers, 8192 slots
  * EAL arguments: --no-pci --in-memory -l 0-1 --log-level=error (then ours). */
 #include <errno.h>
 #include <stdatomic.h>
@@ -97,6 +100,7 @@ struct two_thread_ctx {
   struct rte_mempool *mp;
   struct spsc *q;
   uint64_t iters;
+  int api; /* 1: rte_pktmbuf_alloc_bulk / rte_pktmbuf_free_bulk */
   _Atomic int ready;
   double consumer_ns;
 };
@@ -111,13 +115,16 @@ static int consumer_main(void *arg) {
   for (uint64_t i = 0; i < c->iters; ++i) {
     while (!spsc_pop(c->q, objs)) {
     }
-    rte_mempool_put_bulk(c->mp, objs, BULK);
+    if (c->api)
+      rte_pktmbuf_free_bulk((struct rte_mbuf **)objs, BULK);
+    else
+      rte_mempool_put_bulk(c->mp, objs, BULK);
   }
   c->consumer_ns = now_ns() - t0;
   return 0;
 }
 
-static double two_threads(struct rte_mempool *mp, uint64_t iters) {
+static double two_threads(struct rte_mempool *mp, uint64_t iters, int api) {
   unsigned worker = rte_get_next_lcore(rte_lcore_id(), 1, 0);
   if (worker >= RTE_MAX_LCORE) {
     fprintf(stderr, "bench_pool_dpdk: needs two lcores (-l 0-1)\n");
@@ -126,7 +133,7 @@ static double two_threads(struct rte_mempool *mp, uint64_t iters) {
   struct spsc *q = aligned_alloc(64, sizeof(*q));
   if (q == NULL) exit(1);
   memset(q, 0, sizeof(*q));
-  struct two_thread_ctx c = {.mp = mp, .q = q, .iters = iters};
+  struct two_thread_ctx c = {.mp = mp, .q = q, .iters = iters, .api = api};
   atomic_init(&c.ready, 0);
   if (rte_eal_remote_launch(consumer_main, &c, worker) != 0) {
     fprintf(stderr, "bench_pool_dpdk: cannot launch on lcore %u\n", worker);
@@ -137,7 +144,12 @@ static double two_threads(struct rte_mempool *mp, uint64_t iters) {
   atomic_fetch_add(&c.ready, 1);
   void *objs[BULK];
   for (uint64_t i = 0; i < iters; ++i) {
-    while (rte_mempool_get_bulk(mp, objs, BULK) != 0) {
+    if (api) {
+      while (rte_pktmbuf_alloc_bulk(mp, (struct rte_mbuf **)objs, BULK) != 0) {
+      }
+    } else {
+      while (rte_mempool_get_bulk(mp, objs, BULK) != 0) {
+      }
     }
     while (!spsc_push(q, objs)) {
     }
@@ -198,16 +210,19 @@ int main(int argc, char **argv) {
     }
   }
   uint64_t iters = quick ? 20000 : 4000000;
-  struct figure figs[5];
+  enum { NFIGS = 7 };
+  struct figure figs[NFIGS];
   struct rte_mempool *cached = make_pool("cmp_cache", 256);
   struct rte_mempool *nocache = make_pool("cmp_nocache", 0);
   struct rte_mempool *two = make_pool("cmp_2t", 256);
   figs[0] = (struct figure){"pool_cache_bulk32_1t", one_thread(cached, iters * 4)};
   figs[1] = (struct figure){"pool_nocache_bulk32_1t", one_thread(nocache, iters)};
-  figs[2] = (struct figure){"pool_cache_bulk32_2t", two_threads(two, iters)};
-  figs[3] = (struct figure){"pktmbuf_cache_bulk32_1t", one_thread_pktmbuf(cached, iters)};
-  figs[4] = (struct figure){"objring_bulk32_1t", ring_only(iters)};
-  for (int i = 0; i < 5; ++i) printf("%s %.3f ns/obj\n", figs[i].name, figs[i].value);
+  figs[2] = (struct figure){"pool_cache_bulk32_2t", two_threads(two, iters, 0)};
+  figs[3] = (struct figure){"api_cache_bulk32_1t", one_thread_pktmbuf(cached, iters * 4)};
+  figs[4] = (struct figure){"api_nocache_bulk32_1t", one_thread_pktmbuf(nocache, iters)};
+  figs[5] = (struct figure){"api_cache_bulk32_2t", two_threads(two, iters, 1)};
+  figs[6] = (struct figure){"objring_bulk32_1t", ring_only(iters)};
+  for (int i = 0; i < NFIGS; ++i) printf("%s %.3f ns/obj\n", figs[i].name, figs[i].value);
   if (json != NULL) {
     FILE *out = fopen(json, "w");
     if (out == NULL) {
@@ -215,7 +230,7 @@ int main(int argc, char **argv) {
       return 1;
     }
     fprintf(out, "{\"bench\": \"bench_pool_dpdk\", \"results\": [");
-    for (int i = 0; i < 5; ++i)
+    for (int i = 0; i < NFIGS; ++i)
       fprintf(out, "%s\n  {\"name\": \"%s\", \"value\": %.4f, \"unit\": \"ns/obj\"}", i ? "," : "", figs[i].name, figs[i].value);
     fprintf(out, "\n]}\n");
     fclose(out);

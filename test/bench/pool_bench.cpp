@@ -1,11 +1,18 @@
-// bench_pool: PacketPool alloc+free cost in ns per object.
-//   pool_cache_bulk32_1t    one thread, alloc_bulk(32) + free_bulk(32) through a cache of 256
-//   pool_nocache_bulk32_1t  the same straight on the lock-free ring
-//   pool_cache_bulk32_2t    thread A allocs 32, hands them over an SPSC queue to
-//                           thread B which frees them; each with its own cache
-//   objring_bulk32_1t       the pool's ring alone (ObjRing dequeue+enqueue of 32
-//                           pointers, 8192 slots): the nocache row minus the
-//                           free-packet check (DPDK: rte_ring MP/MC of the same size)
+// bench_pool: PacketPool alloc+free cost in ns per object, bulk 32.
+// Two kinds of free, each beside the DPDK call that does the same work:
+//   pool_*  alloc_bulk + put_bulk: no packet is read or written, only pointers
+//           move (DPDK: rte_mempool_get_bulk + rte_mempool_put_bulk)
+//   api_*   alloc_bulk + free_bulk: free restores the free-packet invariant, so
+//           it reads each packet's line 0 (DPDK: rte_pktmbuf_alloc_bulk, which
+//           writes lines 0 and 1 of each mbuf, + rte_pktmbuf_free_bulk, which
+//           reads them)
+// Rows:
+//   {pool,api}_cache_bulk32_1t    one thread, through a cache of 256
+//   {pool,api}_nocache_bulk32_1t  the same straight on the lock-free ring
+//   {pool,api}_cache_bulk32_2t    thread A allocs 32, hands them over an SPSC queue to
+//                                 thread B which frees them; each with its own cache
+//   objring_bulk32_1t             the pool's ring alone (ObjRing dequeue+enqueue of 32
+//                                 pointers, 8192 slots; DPDK: rte_ring MP/MC, same size)
 // dpdk_mempool_peer.c does the same work with rte_mempool (same row names,
 // same queue), so test/bench/pool-compare can put them side by side.
 // Output: one `name value unit` line per figure; --json FILE writes the same.
@@ -17,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -47,11 +55,22 @@ double ns_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
 }
 
+// How the benchmark gives packets back: put_bulk (nothing touched) or
+// free_bulk (the free-packet invariant checked and kept).
+enum class Give { put, free };
+
+template <Give G>
+void give(PacketPool& pool, std::span<Packet* const> objs, PacketPool::Cache* cache) {
+  if constexpr (G == Give::put) pool.put_bulk(objs, cache);
+  else pool.free_bulk(objs, cache);
+}
+
 // Single thread: alloc a bulk, free it, repeat.
+template <Give G>
 double one_thread(PacketPool& pool, PacketPool::Cache* cache, std::uint64_t iters) {
   Packet* objs[bulk];
   for (std::uint64_t i = 0; i < iters / 16; ++i) {  // warm-up
-    if (pool.alloc_bulk(objs, cache)) pool.free_bulk(objs, cache);
+    if (pool.alloc_bulk(objs, cache)) give<G>(pool, objs, cache);
   }
   std::uint64_t failed = 0;
   const auto t0 = Clock::now();
@@ -60,7 +79,7 @@ double one_thread(PacketPool& pool, PacketPool::Cache* cache, std::uint64_t iter
       ++failed;
       continue;
     }
-    pool.free_bulk(objs, cache);
+    give<G>(pool, objs, cache);
   }
   const double ns = ns_since(t0);
   if (failed != 0) std::fprintf(stderr, "bench_pool: %llu allocations failed\n", static_cast<unsigned long long>(failed));
@@ -92,6 +111,7 @@ struct Spsc {
   }
 };
 
+template <Give G>
 double two_threads(PacketPool& pool, std::uint64_t iters) {
   auto spsc = std::make_unique<Spsc>();
   std::atomic<int> ready{0};
@@ -108,7 +128,7 @@ double two_threads(PacketPool& pool, std::uint64_t iters) {
     for (std::uint64_t i = 0; i < iters; ++i) {
       while (!spsc->pop(objs)) {
       }
-      pool.free_bulk(objs, cache->get());
+      give<G>(pool, objs, cache->get());
     }
     consumer_ns = static_cast<std::uint64_t>(ns_since(t0));
   });
@@ -191,21 +211,27 @@ int main(int argc, char** argv) {
   pin(0);
   std::vector<Figure> figs;
   auto want = [only](const char* row) { return only == nullptr || std::strcmp(only, row) == 0; };
-  if (want("pool_cache_bulk32_1t")) {
-    auto pool = make_pool(256, "bench-cache");
-    auto cache = pool->make_cache();
-    if (!cache.ok()) return 1;
-    figs.push_back({"pool_cache_bulk32_1t", one_thread(*pool, cache->get(), iters * 4), "ns/obj"});
-  }
-  if (want("pool_nocache_bulk32_1t")) {
-    auto pool = make_pool(0, "bench-nocache");
-    figs.push_back({"pool_nocache_bulk32_1t", one_thread(*pool, nullptr, iters), "ns/obj"});
-  }
-  if (want("pool_cache_bulk32_2t")) {
-    auto pool = make_pool(256, "bench-2t");
-    figs.push_back({"pool_cache_bulk32_2t", two_threads(*pool, iters), "ns/obj"});
-  }
-
+  auto rows = [&]<Give G>(const char* prefix) {
+    const std::string cache_row = std::string(prefix) + "_cache_bulk32_1t";
+    const std::string nocache_row = std::string(prefix) + "_nocache_bulk32_1t";
+    const std::string two_row = std::string(prefix) + "_cache_bulk32_2t";
+    if (want(cache_row.c_str())) {
+      auto pool = make_pool(256, "bench-cache");
+      auto cache = pool->make_cache();
+      if (!cache.ok()) std::exit(1);
+      figs.push_back({cache_row, one_thread<G>(*pool, cache->get(), iters * 4), "ns/obj"});
+    }
+    if (want(nocache_row.c_str())) {
+      auto pool = make_pool(0, "bench-nocache");
+      figs.push_back({nocache_row, one_thread<G>(*pool, nullptr, iters), "ns/obj"});
+    }
+    if (want(two_row.c_str())) {
+      auto pool = make_pool(256, "bench-2t");
+      figs.push_back({two_row, two_threads<G>(*pool, iters), "ns/obj"});
+    }
+  };
+  rows.template operator()<Give::put>("pool");
+  rows.template operator()<Give::free>("api");
   if (want("objring_bulk32_1t")) figs.push_back({"objring_bulk32_1t", ring_only(iters), "ns/obj"});
 
   for (const Figure& f : figs) std::printf("%s %.3f %s\n", f.name.c_str(), f.value, f.unit);

@@ -96,30 +96,29 @@ class PacketPool {
   }
   // Frees packets of this pool (no nullptrs), chains segment by segment (a
   // segment of another pool goes back to its own pool's ring). Restores the
-  // free-packet invariant, writing only to packets that differ from it.
+  // free-packet invariant, writing only to packets that differ from it: it
+  // reads each packet's line 0 (one 16-byte load and ol_flags), which a
+  // caller that has just used the packet has in its cache anyway.
   void free_bulk(std::span<Packet* const> pkts, Cache* cache = nullptr) noexcept {
-    const auto n = static_cast<std::uint32_t>(pkts.size());
-    if (cache != nullptr) [[likely]] {
-      const std::uint32_t len = cache->len_.load(std::memory_order_relaxed);
-      if (len + n <= cache->flush_threshold_ && n <= cache->size_) [[likely]] {
-        Packet** __restrict dst = cache->objs_ + len;
-        Packet* const* __restrict src = pkts.data();
-        FreeState::Scan scan;
-#pragma GCC unroll 4
-        for (std::uint32_t i = 0; i < n; ++i) {
-          Packet* p = src[i];
-          scan.add(p);
-          dst[i] = p;
-        }
-        if (!scan.clean(free_state_)) [[unlikely]] reset_bulk(pkts);  // some were used
-        cache->len_.store(len + n, std::memory_order_relaxed);
-        return;
-      }
-    }
-    free_spill(pkts, cache);
+    give_back<Check::free_state>(pkts, cache);
   }
   void free(Packet* p, Cache* cache = nullptr) noexcept {
     if (p != nullptr) free_bulk(std::span<Packet* const>(&p, 1), cache);
+  }
+
+  // Returns packets the caller vouches are already in the free state
+  // (packet.hpp: as alloc handed them out and untouched since, or restored
+  // by the caller), single segments of this pool. Neither reads nor writes
+  // the packets, as DPDK's rte_mempool_put_bulk / rte_mbuf_raw_free: for
+  // packets whose lines are cold (allocated on another core, or a refill
+  // that could not be posted) this saves a cache miss per packet. A packet
+  // that breaks the precondition is handed out dirty by a later alloc: when
+  // in doubt, use free_bulk.
+  void put_bulk(std::span<Packet* const> pkts, Cache* cache = nullptr) noexcept {
+    give_back<Check::none>(pkts, cache);
+  }
+  void put(Packet* p, Cache* cache = nullptr) noexcept {
+    if (p != nullptr) put_bulk(std::span<Packet* const>(&p, 1), cache);
   }
 
   // Packets out of the pool: capacity minus those in the ring and in every
@@ -142,16 +141,46 @@ class PacketPool {
   bool owns(const Packet* p) const noexcept;
 
  private:
+  // What a free does to each packet: free_bulk restores the free state,
+  // put_bulk trusts the caller that it holds.
+  enum class Check : bool { none, free_state };
   explicit PacketPool(const PoolConfig& config);
   Result<void> populate(const PoolConfig& config);
   void release_cache(Cache* c) noexcept;
   // Restores the free-packet invariant (packet.hpp) on a packet whose fields
   // differ from it; frees the rest of its chain. Cold path.
   void reset_slow(Packet* p) noexcept;
-  void put_to_ring(std::span<Packet* const> pkts) noexcept;
+  void put_to_ring(std::span<Packet* const> pkts, Check check) noexcept;
   // Out-of-line parts of alloc_bulk / free_bulk: no cache, refill, flush.
   bool alloc_refill(std::span<Packet*> out, Cache* cache) noexcept;
-  void free_spill(std::span<Packet* const> pkts, Cache* cache) noexcept;
+  // free_bulk / put_bulk: the common case (the cache has room) inline.
+  template <Check C>
+  void give_back(std::span<Packet* const> pkts, Cache* cache) noexcept {
+    const auto n = static_cast<std::uint32_t>(pkts.size());
+    if (cache != nullptr) [[likely]] {
+      const std::uint32_t len = cache->len_.load(std::memory_order_relaxed);
+      if (len + n <= cache->flush_threshold_ && n <= cache->size_) [[likely]] {
+        Packet** __restrict dst = cache->objs_ + len;
+        Packet* const* __restrict src = pkts.data();
+        if constexpr (C == Check::free_state) {
+          FreeState::Scan scan;
+#pragma GCC unroll 4
+          for (std::uint32_t i = 0; i < n; ++i) {
+            Packet* p = src[i];
+            scan.add(p);
+            dst[i] = p;
+          }
+          if (!scan.clean(free_state_)) [[unlikely]] reset_bulk(pkts);  // some were used
+        } else {
+          detail::copy_objs(dst, src, n);
+        }
+        cache->len_.store(len + n, std::memory_order_relaxed);
+        return;
+      }
+    }
+    free_spill(pkts, cache, C);
+  }
+  void free_spill(std::span<Packet* const> pkts, Cache* cache, Check check) noexcept;
   void reset_bulk(std::span<Packet* const> pkts) noexcept;  // reset_slow each packet that differs
 
   ObjRing<Packet*> ring_;

@@ -4,16 +4,26 @@
 
 namespace vpmd::pmd {
 
-CpuCaps detect_cpu() {
-  CpuCaps c;
-#if defined(__x86_64__)
-  __builtin_cpu_init();
-  c.sse42 = __builtin_cpu_supports("sse4.2");
-  c.avx2 = __builtin_cpu_supports("avx2");
-  c.avx512bw = __builtin_cpu_supports("avx512bw");
-#endif
-  return c;
+namespace {
+
+// The vector level for an any-order ring: the CPU's best, capped by the user.
+// Says why in one reason: level chosen, the cap, what the CPU has.
+simd::SimdLevel pick_level(const PathRequest& r, std::string& why) {
+  const simd::SimdLevel cpu = simd::best_level(r.cpu);
+  const simd::SimdLevel level = std::min(cpu, r.max_simd);
+  const std::string facts = std::string("max_simd=") + simd::to_string(r.max_simd) + ", CPU: " + simd::describe_cpu(r.cpu);
+  if (level == simd::SimdLevel::scalar)
+    why = (r.max_simd == simd::SimdLevel::scalar ? "vector paths forbidden by max_simd=scalar: scalar path ("
+                                                 : "CPU lacks sse4.2, no vector kernels: scalar path (") +
+          facts + ")";
+  else if (level < cpu)
+    why = std::string("vector path ") + simd::to_string(level) + ": capped by " + facts;
+  else
+    why = std::string("vector path ") + simd::to_string(level) + ": the CPU's best level (" + facts + ")";
+  return level;
 }
+
+}  // namespace
 
 PathChoice select_path(const PathRequest& r) {
   PathChoice p;
@@ -25,16 +35,20 @@ PathChoice select_path(const PathRequest& r) {
   }
   if ((r.features & net_feature::in_order) && r.allow_in_order) {
     p.policy = simd::Policy::in_order;
-    p.reasons.push_back("IN_ORDER negotiated: in-order path, batched completions, no free list");
-  } else if (r.features & net_feature::in_order) {
-    p.reasons.push_back("IN_ORDER negotiated but in-order path disabled by config: scalar path");
+    p.reasons.push_back("IN_ORDER negotiated: in-order path, batched completions, no free list "
+                        "(the vector kernels serve any-order rings only)");
   } else {
-    p.reasons.push_back("IN_ORDER not negotiated: scalar path (any completion order, chains, indirect)");
+    p.reasons.push_back(r.features & net_feature::in_order
+                            ? "IN_ORDER negotiated but in-order path disabled by config: any-order ring"
+                            : "IN_ORDER not negotiated: any-order ring (any completion order, chains, indirect)");
+    std::string why;
+    p.level = pick_level(r, why);
+    if (p.level != simd::SimdLevel::scalar) p.policy = simd::Policy::vector;
+    p.reasons.push_back(std::move(why));
   }
   p.reasons.push_back(r.features & net_feature::mrg_rxbuf ? "MRG_RXBUF: RX joins num_buffers chains"
                                                           : "no MRG_RXBUF: one RX buffer per frame");
-  p.reasons.push_back(std::string("vector paths not built yet (CPU: ") + (r.cpu.avx512bw ? "avx512bw" : r.cpu.avx2 ? "avx2" : r.cpu.sse42 ? "sse4.2" : "baseline") + ")");
-  p.ops = simd::burst_ops(p.kind, p.policy);
+  p.ops = simd::burst_ops(p.kind, p.policy, p.level);
   return p;
 }
 

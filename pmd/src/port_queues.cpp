@@ -141,6 +141,7 @@ Result<std::unique_ptr<QueueHolder>> tx_for(IovaMapper& mapper, const QueueParam
 
 Result<std::unique_ptr<QueueHolder>> make_rx_queue(ring::RingKind kind, simd::Policy policy, IovaMapper& mapper,
                                                    const QueueParams& p, const RxSetup& s) {
+  // Policy::vector runs on the any-order rings, like Policy::scalar.
   const bool io = policy == simd::Policy::in_order;
   if (kind == ring::RingKind::split) return io ? rx_for<simd::SplitInOrder>(mapper, p, s) : rx_for<simd::SplitAny>(mapper, p, s);
   return io ? rx_for<simd::PackedInOrder>(mapper, p, s) : rx_for<simd::PackedAny>(mapper, p, s);
@@ -148,6 +149,7 @@ Result<std::unique_ptr<QueueHolder>> make_rx_queue(ring::RingKind kind, simd::Po
 
 Result<std::unique_ptr<QueueHolder>> make_tx_queue(ring::RingKind kind, simd::Policy policy, IovaMapper& mapper,
                                                    const QueueParams& p, const TxSetup& s) {
+  // Policy::vector runs on the any-order rings, like Policy::scalar.
   const bool io = policy == simd::Policy::in_order;
   if (kind == ring::RingKind::split) return io ? tx_for<simd::SplitInOrder>(mapper, p, s) : tx_for<simd::SplitAny>(mapper, p, s);
   return io ? tx_for<simd::PackedInOrder>(mapper, p, s) : tx_for<simd::PackedAny>(mapper, p, s);

@@ -21,9 +21,28 @@ constexpr BurstOps ops(const char* name) {
 }
 }  // namespace
 
-const char* to_string(Policy p) noexcept { return p == Policy::in_order ? "in-order" : "scalar"; }
+const char* to_string(Policy p) noexcept {
+  switch (p) {
+    case Policy::in_order: return "in-order";
+    case Policy::vector: return "vector";
+    case Policy::scalar: break;
+  }
+  return "scalar";
+}
 
-BurstOps burst_ops(ring::RingKind kind, Policy policy) noexcept {
+const char* to_string(SimdLevel l) noexcept {
+  switch (l) {
+    case SimdLevel::sse42: return "sse4.2";
+    case SimdLevel::avx2: return "avx2";
+    case SimdLevel::avx512: return "avx512";
+    case SimdLevel::scalar: break;
+  }
+  return "scalar";
+}
+
+BurstOps burst_ops(ring::RingKind kind, Policy policy, SimdLevel level) noexcept {
+  if (policy == Policy::vector && level != SimdLevel::scalar) return vector_burst_ops(kind, level);
+  if (policy == Policy::vector) policy = Policy::scalar;
   if (kind == ring::RingKind::split)
     return policy == Policy::in_order ? ops<SplitInOrder>("split/in-order") : ops<SplitAny>("split/scalar");
   return policy == Policy::in_order ? ops<PackedInOrder>("packed/in-order") : ops<PackedAny>("packed/scalar");

@@ -58,3 +58,47 @@ TEST_CASE("feature names are readable", "[pmd]") {
   CHECK(net_hdr_size(net_feature::mrg_rxbuf) == 12);
   CHECK(net_hdr_size(0) == 10);
 }
+
+TEST_CASE("path selector picks the vector level: CPU's best, capped by max_simd, explained", "[pmd][path][simd]") {
+  const uint64_t base = net_feature::version_1 | net_feature::mrg_rxbuf;
+  CpuCaps avx512;
+  avx512.sse42 = avx512.avx2 = avx512.avx512f = avx512.avx512cd = avx512.avx512dq = avx512.avx512bw = true;
+  CpuCaps avx2;
+  avx2.sse42 = avx2.avx2 = true;
+  CpuCaps sse;
+  sse.sse42 = true;
+  struct Row {
+    uint64_t features;
+    CpuCaps cpu;
+    simd::SimdLevel cap;
+    simd::Policy policy;
+    simd::SimdLevel level;
+    const char* name;
+    const char* reason;
+  };
+  const Row rows[] = {
+      {base, avx512, simd::SimdLevel::avx512, simd::Policy::vector, simd::SimdLevel::avx512, "split/vector-avx512", "the CPU's best level"},
+      {base, avx512, simd::SimdLevel::avx2, simd::Policy::vector, simd::SimdLevel::avx2, "split/vector-avx2", "capped by max_simd=avx2"},
+      {base, avx512, simd::SimdLevel::sse42, simd::Policy::vector, simd::SimdLevel::sse42, "split/vector-sse4.2", "capped by max_simd=sse4.2"},
+      {base, avx512, simd::SimdLevel::scalar, simd::Policy::scalar, simd::SimdLevel::scalar, "split/scalar", "forbidden by max_simd=scalar"},
+      {base | net_feature::ring_packed, avx2, simd::SimdLevel::avx512, simd::Policy::vector, simd::SimdLevel::avx2, "packed/vector-avx2", "no avx512bw"},
+      {base | net_feature::ring_packed, sse, simd::SimdLevel::avx512, simd::Policy::vector, simd::SimdLevel::sse42, "packed/vector-sse4.2", "no avx2"},
+      {base, CpuCaps{}, simd::SimdLevel::avx512, simd::Policy::scalar, simd::SimdLevel::scalar, "split/scalar", "CPU lacks sse4.2"},
+      {base | net_feature::in_order, avx512, simd::SimdLevel::avx512, simd::Policy::in_order, simd::SimdLevel::scalar, "split/in-order", "any-order rings only"},
+  };
+  for (const Row& r : rows) {
+    INFO(feature_names(r.features) << " cap " << simd::to_string(r.cap));
+    const PathChoice p = select_path({.features = r.features, .cpu = r.cpu, .max_simd = r.cap});
+    CHECK(p.policy == r.policy);
+    CHECK(p.level == r.level);
+    CHECK(std::string(p.ops.name) == r.name);
+    CHECK(p.ops.rx != nullptr);
+    CHECK(p.ops.tx != nullptr);
+    CHECK(mentions(p, r.reason));
+  }
+  // Each level its own compiled pair.
+  CHECK(simd::burst_ops(ring::RingKind::split, simd::Policy::vector, simd::SimdLevel::avx2).rx !=
+        simd::burst_ops(ring::RingKind::split, simd::Policy::vector, simd::SimdLevel::avx512).rx);
+  CHECK(simd::burst_ops(ring::RingKind::packed, simd::Policy::vector, simd::SimdLevel::sse42).tx !=
+        simd::burst_ops(ring::RingKind::packed, simd::Policy::scalar).tx);
+}

@@ -6,13 +6,12 @@
 #include <vector>
 
 #include "vpmd/simd/burst_ops.hpp"
+#include "vpmd/simd/cpu.hpp"
 
 namespace vpmd::pmd {
 
-struct CpuCaps {
-  bool sse42 = false, avx2 = false, avx512bw = false;
-};
-CpuCaps detect_cpu();
+using simd::CpuCaps;     // moved to simd/ (cpu.hpp), next to the kernels it gates
+using simd::detect_cpu;
 
 struct PathRequest {
   uint64_t features = 0;   // negotiated
@@ -24,9 +23,10 @@ struct PathRequest {
 struct PathChoice {
   ring::RingKind kind = ring::RingKind::split;
   simd::Policy policy = simd::Policy::scalar;
+  simd::SimdLevel level = simd::SimdLevel::scalar;  // the kernels' level when policy == vector
   simd::BurstOps ops;
   std::vector<std::string> reasons;
-  std::string describe() const;  // "split/scalar: reason; reason"
+  std::string describe() const;  // "split/vector-avx2: reason; reason"
 };
 
 PathChoice select_path(const PathRequest& req);

@@ -27,6 +27,7 @@ namespace vpmd::ring {
 template <RingPolicy P>
 class PackedRing {
  public:
+  template <class> friend struct RingInternals;  // simd/ring_state.hpp: batched access
   using Token = typename P::Token;
   static constexpr bool in_order = P::in_order;
   static constexpr RingKind kind = RingKind::packed;
@@ -94,20 +95,54 @@ class PackedRing {
     return true;
   }
 
-  // Bulk add of single-descriptor buffers (RX refill, TX fast path).
+  // Bulk add of single-descriptor buffers (RX refill, TX fast path). The
+  // shadows live in locals for the loop: as in SplitRing, gcc would otherwise
+  // reload every 16-bit member after each store into the 16-bit side arrays
+  // (they may alias), and store them back each time.
   template <class SegOf>
   uint16_t add_singles(std::span<const Token> toks, bool device_writable, SegOf&& seg_of) noexcept {
     if (broken_ != Broken::none) return 0;
     const auto n = static_cast<uint16_t>(std::min<size_t>(toks.size(), num_free_));
     const uint16_t wflag = device_writable ? desc_flag::write : 0;
+    PackedDesc* const desc = desc_;
+    Token* const tokens = tokens_.get();
+    const uint16_t* const id_next = id_next_.get();
+    uint16_t* const ndesc = ndesc_.get();
+    uint32_t* const cap = cap_.get();
+    uint16_t* const pending_head = pending_head_.get() + unpublished_;
+    uint16_t* const pending_flags = pending_flags_.get() + unpublished_;
+    const uint16_t size = size_;
+    uint16_t next_avail = next_avail_, free_id = free_id_, lap_flags = lap_flags_;
+    bool avail_wrap = avail_wrap_;
     for (uint16_t i = 0; i < n; ++i) {
-      const uint16_t id = take_id();
-      const uint16_t head = next_avail_;
+      // In order the buffer id is its head position; otherwise the free list's head.
+      const uint16_t id = in_order ? next_avail : free_id;
+      if constexpr (!in_order) free_id = id_next[id];
       const Single s = seg_of(toks[i]);
-      write_body(head, s.iova, s.len, id);
-      book(id, head, static_cast<uint16_t>(lap_flags_ | wflag), 1, device_writable ? s.len : 0, toks[i]);
-      step_avail();
+      // Body only: the head's flags wait for publish() (§2.8.6).
+      PackedDesc& d = desc[next_avail];
+      d.addr = s.iova;
+      d.len = s.len;
+      d.id = id;
+      tokens[id] = toks[i];
+      ndesc[id] = 1;
+      cap[id] = device_writable ? s.len : 0;
+      pending_head[i] = next_avail;
+      pending_flags[i] = static_cast<uint16_t>(lap_flags | wflag);
+      if (++next_avail == size) {  // as step_avail()
+        next_avail = 0;
+        avail_wrap = !avail_wrap;
+        lap_flags ^= wrap_flags;  // §2.8.1
+      }
     }
+    next_avail_ = next_avail;
+    free_id_ = free_id;
+    lap_flags_ = lap_flags;
+    avail_wrap_ = avail_wrap;
+    num_free_ = static_cast<uint16_t>(num_free_ - n);
+    unpublished_desc_ = static_cast<uint16_t>(unpublished_desc_ + n);
+    unpublished_ = static_cast<uint16_t>(unpublished_ + n);
+    inflight_ = static_cast<uint16_t>(inflight_ + n);
     return n;
   }
 
@@ -115,10 +150,11 @@ class PackedRing {
   // release store that pairs with the device's acquire of the same flags
   // before it reads the descriptor (virtio-v1.2 §2.8.21, §2.8.22).
   void publish() noexcept {
-    for (uint16_t i = 0; i < unpublished_; ++i) {
-      const uint16_t slot = pending_head_[i];
-      barrier::publish(desc_[slot].flags, pending_flags_[i]);
-    }
+    PackedDesc* const desc = desc_;
+    const uint16_t* const pending_head = pending_head_.get();
+    const uint16_t* const pending_flags = pending_flags_.get();
+    const uint16_t count = unpublished_;
+    for (uint16_t i = 0; i < count; ++i) barrier::publish(desc[pending_head[i]].flags, pending_flags[i]);
     added_ = static_cast<uint16_t>(added_ + unpublished_desc_);
     unpublished_ = unpublished_desc_ = 0;
   }
@@ -146,50 +182,86 @@ class PackedRing {
   // VIRTIO_F_NOTIFICATION_DATA (virtio-v1.2 §4.1.5.2): next_off | next_wrap << 15.
   uint16_t notification_data() const { return static_cast<uint16_t>(next_avail_ | (avail_wrap_ << 15)); }
 
+  // Takes up to min(toks, lens) used buffers, in the order the device
+  // wrote them, validating everything it wrote. The hot shadows are locals
+  // for the loop (see add_singles) and written back once.
   uint16_t reap(std::span<Token> toks, std::span<uint32_t> lens) noexcept {
     const auto max = static_cast<uint16_t>(std::min({toks.size(), lens.size(), size_t{0xFFFF}}));
     if (broken_ != Broken::none) return 0;
+    PackedDesc* const desc = desc_;
+    Token* const tokens = tokens_.get();
+    const uint16_t* const ndesc = ndesc_.get();
+    const uint32_t* const cap = cap_.get();
+    uint16_t* const id_next = id_next_.get();
+    const uint16_t size = size_, unpublished = unpublished_;
+    uint16_t next_used = next_used_, free_id = free_id_, num_free = num_free_, inflight = inflight_;
+    uint16_t ready = ready_;
+    uint32_t ready_len = ready_len_;
+    bool used_wrap = used_wrap_;
+    // Takes buffer `id` back and moves the used position past its descriptors.
+    const auto take_back = [&](uint16_t id) {
+      const uint16_t nd = ndesc[id];
+      tokens[id] = nullptr;
+      num_free = static_cast<uint16_t>(num_free + nd);
+      --inflight;
+      if constexpr (!in_order) {
+        id_next[id] = free_id;
+        free_id = id;
+      }
+      next_used = static_cast<uint16_t>(next_used + nd);
+      if (next_used >= size) {
+        next_used = static_cast<uint16_t>(next_used - size);
+        used_wrap = !used_wrap;
+      }
+    };
     uint16_t out = 0;
     while (out < max) {
       if constexpr (in_order) {
-        if (ready_ != 0) {  // the rest of a batch completed by one used descriptor
-          const uint16_t h = next_used_;
-          toks[out] = tokens_[h];
-          lens[out++] = --ready_ == 0 ? ready_len_ : cap_[h];
-          retire(h);
+        if (ready != 0) {  // the rest of a batch completed by one used descriptor
+          const uint16_t h = next_used;
+          toks[out] = tokens[h];
+          lens[out++] = --ready == 0 ? ready_len : cap[h];
+          take_back(h);
           continue;
         }
       }
-      if (inflight_ - unpublished_ == 0) break;
-      PackedDesc& d = desc_[next_used_];
+      if (inflight - unpublished == 0) break;
+      PackedDesc& d = desc[next_used];
       // Pairs with the device's release store of these flags after it wrote
       // id and len (virtio-v1.2 §2.8.22).
       const uint16_t flags = barrier::observe(d.flags);
       const bool avail = (flags & desc_flag::avail) != 0, used = (flags & desc_flag::used) != 0;
-      if (avail != used_wrap_) { fail(Broken::bad_flags); break; }  // neither ours nor a used one of this lap
-      if (used != used_wrap_) break;                                  // still available: not used yet
+      if (avail != used_wrap) { fail(Broken::bad_flags); break; }  // neither ours nor a used one of this lap
+      if (used != used_wrap) break;                                 // still available: not used yet
       const uint16_t id = d.id;
       // §2.8.4 marks used descriptors that carry data with WRITE, but QEMU
       // (virtqueue_packed_fill_desc) never sets it and Linux reads len
       // regardless: take len as written, validated below.
       const uint32_t len = d.len;
       if constexpr (in_order) {
-        const uint16_t k = batch_length(id);
+        const uint16_t k = batch_length(id, next_used, static_cast<uint16_t>(inflight - unpublished));
         if (k == 0) { fail(Broken::bad_id); break; }
         // A device-readable buffer (TX) has nothing to report: DPDK's vhost
         // leaves our own len in the descriptor it returns. Ignore it there.
-        if (len > cap_[id] && cap_[id] != 0) { fail(Broken::bad_len); break; }
-        ready_ = k;
-        ready_len_ = cap_[id] != 0 ? len : 0;
+        if (len > cap[id] && cap[id] != 0) { fail(Broken::bad_len); break; }
+        ready = k;
+        ready_len = cap[id] != 0 ? len : 0;
         continue;  // emitted by the branch above
       } else {
-        if (id >= size_ || tokens_[id] == nullptr) { fail(Broken::bad_id); break; }
-        if (len > cap_[id] && cap_[id] != 0) { fail(Broken::bad_len); break; }  // see split_ring.hpp
-        toks[out] = tokens_[id];
-        lens[out++] = cap_[id] != 0 ? len : 0;
-        retire(id);
+        if (id >= size || tokens[id] == nullptr) { fail(Broken::bad_id); break; }
+        if (len > cap[id] && cap[id] != 0) { fail(Broken::bad_len); break; }  // see split_ring.hpp
+        toks[out] = tokens[id];
+        lens[out++] = cap[id] != 0 ? len : 0;
+        take_back(id);
       }
     }
+    next_used_ = next_used;
+    used_wrap_ = used_wrap;
+    free_id_ = free_id;
+    num_free_ = num_free;
+    inflight_ = inflight;
+    ready_ = ready;
+    ready_len_ = ready_len;
     if (out && event_flags_ == event_flag::desc) arm_used_event();
     return out;
   }
@@ -303,28 +375,11 @@ class PackedRing {
     ++inflight_;
   }
 
-  // Takes buffer `id` back and moves the used position past its descriptors.
-  void retire(uint16_t id) {
-    const uint16_t nd = ndesc_[id];
-    tokens_[id] = nullptr;
-    num_free_ = static_cast<uint16_t>(num_free_ + nd);
-    --inflight_;
-    if constexpr (!in_order) {
-      id_next_[id] = free_id_;
-      free_id_ = id;
-    }
-    next_used_ = static_cast<uint16_t>(next_used_ + nd);
-    if (next_used_ >= size_) {
-      next_used_ = static_cast<uint16_t>(next_used_ - size_);
-      used_wrap_ = !used_wrap_;
-    }
-  }
-
   // In order: how many published buffers, from the oldest, end with buffer
   // `id` (virtio-v1.2 §2.8.20); 0 when id is none of them.
-  uint16_t batch_length(uint16_t id) const {
-    uint16_t h = next_used_;
-    const uint16_t published = static_cast<uint16_t>(inflight_ - unpublished_);
+  // `next_used` and `published` (in flight minus unpublished) as the caller holds them.
+  uint16_t batch_length(uint16_t id, uint16_t next_used, uint16_t published) const {
+    uint16_t h = next_used;
     for (uint16_t j = 0; j < published; ++j) {
       if (h == id) return static_cast<uint16_t>(j + 1);
       h = static_cast<uint16_t>(h + ndesc_[h]);

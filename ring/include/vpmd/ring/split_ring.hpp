@@ -20,6 +20,7 @@ namespace vpmd::ring {
 template <RingPolicy P>
 class SplitRing {
  public:
+  template <class> friend struct RingInternals;  // simd/ring_state.hpp: batched access
   using Token = typename P::Token;
   static constexpr bool in_order = P::in_order;
   static constexpr RingKind kind = RingKind::split;

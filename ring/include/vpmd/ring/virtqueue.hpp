@@ -103,6 +103,13 @@ constexpr std::string_view to_string(Broken b) {
   return "unknown";
 }
 
+// Batched access for a layer above (simd/'s vector burst kernels): a
+// specialisation there reads the ring's shadows into a plain struct and
+// writes them back, so per-ISA kernels can work on whole batches. Declared
+// here only so that the rings can befriend it; the ring layer never uses it.
+template <class Ring>
+struct RingInternals;
+
 // Result of a single-descriptor bulk add: the i-th buffer.
 struct Single {
   uint64_t iova;

@@ -4,6 +4,7 @@
 // (num_buffers), refill in batches, notify only when the ring says so.
 #include <algorithm>
 
+#include "vpmd/simd/kernel_path.hpp"
 #include "vpmd/simd/queues.hpp"
 
 namespace vpmd::simd {
@@ -13,7 +14,9 @@ inline constexpr uint32_t hdr_flags_off = 0;
 inline constexpr uint32_t hdr_num_buffers_off = 10;
 inline constexpr uint8_t hdr_f_data_valid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
 
-template <class Ring>
+// Path: ScalarPath (the ring's own methods) or VectorPath<level>
+// (kernel_path.hpp); the body is the same, so are its results.
+template <class Ring, BurstPath Path = ScalarPath>
 void rx_refill(RxQueue<Ring>& q) noexcept {
   uint16_t free = q.ring.free_descriptors();
   if (free < q.refill_threshold) return;
@@ -28,20 +31,19 @@ void rx_refill(RxQueue<Ring>& q) noexcept {
       break;
     }
     // Device-writable buffers from the header slot to the end of the room.
-    q.ring.add_singles(std::span<Packet* const>(bufs, n), true,
-                       [off, len](Packet* p) { return ring::Single{p->buf_iova + off, len}; });
+    Path::add_singles(q.ring, std::span<Packet* const>(bufs, n), SegRule{.off = off, .len = len, .writable = true});
     free = static_cast<uint16_t>(free - n);
     added = true;
   }
   if (!added) return;
-  q.ring.publish();
+  Path::publish(q.ring);
   if (q.ring.needs_notify()) {
     q.doorbell.ring(q.ring.notification_data());
     ++q.stats.kicks;
   }
 }
 
-template <class Ring>
+template <class Ring, BurstPath Path = ScalarPath>
 uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
   constexpr uint16_t kChunk = 64;
   Packet* bufs[kChunk];
@@ -51,7 +53,7 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
   const uint16_t hdr = q.hdr_size;
   while (done < n) {
     const uint16_t want = std::min<uint16_t>(kChunk, static_cast<uint16_t>(n - done));
-    const uint16_t got = q.ring.reap({bufs, want}, {lens, want});
+    const uint16_t got = Path::reap(q.ring, std::span<Packet*>(bufs, want), std::span<uint32_t>(lens, want));
     if (got == 0) break;
     for (uint16_t i = 0; i < got; ++i) {
       Packet* p = bufs[i];
@@ -102,7 +104,7 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
   }
   q.stats.packets += done;
   q.stats.bytes += bytes;
-  rx_refill(q);
+  rx_refill<Ring, Path>(q);
   return done;
 }
 

@@ -7,15 +7,17 @@
 #include <algorithm>
 #include <cstring>
 
+#include "vpmd/simd/kernel_path.hpp"
 #include "vpmd/simd/queues.hpp"
 
 namespace vpmd::simd {
 
-template <class Ring>
+// Path: ScalarPath or VectorPath<level> (kernel_path.hpp), as in rx_burst.hpp.
+template <class Ring, BurstPath Path = ScalarPath>
 void tx_reclaim(TxQueue<Ring>& q) noexcept {
   Packet* done[64];
   uint32_t lens[64];
-  for (uint16_t k; (k = q.ring.reap(done, lens)) != 0;) {
+  for (uint16_t k; (k = Path::reap(q.ring, std::span<Packet*>(done), std::span<uint32_t>(lens))) != 0;) {
     // The common case: every packet from the queue's own pool, freed in bulk
     // through its cache; anything else goes back to its own pool.
     uint16_t same = 0;
@@ -26,9 +28,9 @@ void tx_reclaim(TxQueue<Ring>& q) noexcept {
   }
 }
 
-template <class Ring>
+template <class Ring, BurstPath Path = ScalarPath>
 uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
-  if (q.ring.free_descriptors() < std::max<uint16_t>(q.reclaim_threshold, n)) tx_reclaim(q);
+  if (q.ring.free_descriptors() < std::max<uint16_t>(q.reclaim_threshold, n)) tx_reclaim<Ring, Path>(q);
   const uint16_t hdr = q.hdr_size;
   uint16_t sent = 0;
   uint64_t bytes = 0;
@@ -42,9 +44,8 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
       ++run;
     }
     if (run != 0) {
-      const uint16_t added = q.ring.add_singles(std::span<Packet* const>(pkts + sent, run), false, [hdr](Packet* p) {
-        return ring::Single{p->iova() - hdr, static_cast<uint32_t>(p->data_len) + hdr};
-      });
+      const uint16_t added = Path::add_singles(q.ring, std::span<Packet* const>(pkts + sent, run),
+                                               SegRule{.off = hdr, .from_data = true});
       sent = static_cast<uint16_t>(sent + added);
       if (added < run) {  // ring full: the rest are not sent
         for (uint16_t i = 0; i < run - added; ++i) bytes -= pkts[sent + i]->data_len;
@@ -81,7 +82,7 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
   q.stats.packets += sent;
   q.stats.bytes += bytes;
   if (sent != 0) {
-    q.ring.publish();
+    Path::publish(q.ring);
     if (q.ring.needs_notify()) {
       q.doorbell.ring(q.ring.notification_data());
       ++q.stats.kicks;

@@ -1,0 +1,103 @@
+#pragma once
+// The two ways the RX/TX bodies (rx_burst.hpp, tx_burst.hpp) touch a ring:
+//   ScalarPath     the ring's own reap / add_singles / publish (the reference);
+//   VectorPath<L>  Kernels<L> (vector_kernels.hpp) on whole groups, then the
+//                  ring's scalar reap for whatever a group could not take
+//                  (fewer than a group used, a group crossing the ring's end,
+//                  a chain, anything the device got wrong), so the result is
+//                  the scalar one, buffer for buffer, state for state.
+// Both are compiled in baseline translation units; VectorPath calls the
+// kernels out of line, once per group run, never per packet.
+#include <concepts>
+#include <span>
+
+#include "vpmd/simd/queues.hpp"
+#include "vpmd/simd/vector_kernels.hpp"
+
+namespace vpmd::simd {
+
+template <class P>
+concept BurstPath = requires {
+  { P::vector } -> std::convertible_to<bool>;
+  { P::level } -> std::convertible_to<SimdLevel>;
+};
+
+struct ScalarPath {
+  static constexpr bool vector = false;
+  static constexpr SimdLevel level = SimdLevel::scalar;
+  template <class Ring>
+  static uint16_t reap(Ring& r, std::span<Packet*> toks, std::span<uint32_t> lens) noexcept {
+    return r.reap(toks, lens);
+  }
+  template <class Ring>
+  static uint16_t add_singles(Ring& r, std::span<Packet* const> pkts, SegRule rule) noexcept {
+    return r.add_singles(pkts, rule.writable, [rule](Packet* p) {
+      return rule.from_data ? ring::Single{p->buf_iova + p->data_off - rule.off, uint32_t{p->data_len} + rule.off}
+                            : ring::Single{p->buf_iova + rule.off, rule.len};
+    });
+  }
+  template <class Ring>
+  static void publish(Ring& r) noexcept { r.publish(); }
+};
+
+// The any-order rings the vector kernels are written for.
+template <class Ring>
+concept VectorRing = std::same_as<Ring, SplitAny> || std::same_as<Ring, PackedAny>;
+
+template <SimdLevel L>
+struct VectorPath {
+  static_assert(L != SimdLevel::scalar);
+  static constexpr bool vector = true;
+  static constexpr SimdLevel level = L;
+  // Scalar steps between kernel calls: at least one group of the widest level.
+  static constexpr uint16_t kScalarStep = 8;
+
+  template <VectorRing Ring>
+  static uint16_t reap(Ring& r, std::span<Packet*> toks, std::span<uint32_t> lens) noexcept {
+    using I = ring::RingInternals<Ring>;
+    const auto max = static_cast<uint16_t>(std::min<size_t>(toks.size(), lens.size()));
+    uint16_t got = 0;
+    while (got < max && I::usable(r)) {
+      auto s = I::load(r);
+      uint16_t k;
+      if constexpr (Ring::kind == ring::RingKind::split) k = Kernels<L>::split_reap(s, toks.data() + got, lens.data() + got, static_cast<uint16_t>(max - got));
+      else k = Kernels<L>::packed_reap(s, toks.data() + got, lens.data() + got, static_cast<uint16_t>(max - got));
+      I::store(r, s);
+      if (k != 0) I::after_reap(r);  // the same event write the scalar reap makes (§2.7.10, §2.8.10)
+      got = static_cast<uint16_t>(got + k);
+      if (got == max) break;
+      const auto step = std::min<uint16_t>(kScalarStep, static_cast<uint16_t>(max - got));
+      const uint16_t m = r.reap(toks.subspan(got, step), lens.subspan(got, step));
+      got = static_cast<uint16_t>(got + m);
+      if (m == 0) break;  // nothing more used (or the ring broke)
+    }
+    return got;
+  }
+
+  template <VectorRing Ring>
+  static uint16_t add_singles(Ring& r, std::span<Packet* const> pkts, SegRule rule) noexcept {
+    using I = ring::RingInternals<Ring>;
+    if (!I::usable(r)) return 0;
+    const auto n = static_cast<uint16_t>(std::min<size_t>(pkts.size(), r.free_descriptors()));
+    if (n == 0) return 0;
+    auto s = I::load(r);
+    if constexpr (Ring::kind == ring::RingKind::split) Kernels<L>::split_add(s, pkts.data(), n, rule);
+    else Kernels<L>::packed_add(s, pkts.data(), n, rule);
+    I::store(r, s);
+    return n;
+  }
+
+  template <VectorRing Ring>
+  static void publish(Ring& r) noexcept {
+    if constexpr (Ring::kind == ring::RingKind::split) {
+      r.publish();  // one release store of avail->idx: nothing to batch
+    } else {
+      using I = ring::RingInternals<Ring>;
+      auto s = I::load(r);
+      Kernels<L>::packed_publish(s);
+      I::store(r, s);
+    }
+  }
+};
+
+}  // namespace vpmd::simd

@@ -1,0 +1,38 @@
+#pragma once
+// The per-ISA vector kernels behind Policy::vector: reap, add and publish on
+// the any-order rings, whole batches at a time, each level compiled in its own
+// translation unit with its own -m flags (simd/src/arch/kernels_<level>.cpp)
+// and explicitly instantiated there; everything else sees only these
+// declarations (extern template), so baseline code never inlines an AVX
+// instruction. ODR: every function a kernel TU defines with weak linkage must
+// carry its level in its name (Kernels<SimdLevel::avx2>, xsimd::batch<T,
+// xsimd::avx2>): test/simd/odr_guard checks the object files for strays.
+//
+// Contract (the scalar ring methods are the reference; see kernel_path.hpp):
+//  reap  takes only whole groups it can validate as the scalar reap would,
+//        stops before anything it is unsure of (the scalar reap then takes
+//        it, or marks the ring broken), and leaves the same ring state.
+//  add   adds exactly n single-descriptor buffers (n <= free descriptors),
+//        booking them as the ring's add_singles would.
+//  publish (packed) makes everything added available, head flags last.
+#include <cstdint>
+
+#include "vpmd/simd/burst_ops.hpp"
+#include "vpmd/simd/ring_state.hpp"
+
+namespace vpmd::simd {
+
+template <SimdLevel L>
+struct Kernels {
+  static uint16_t split_reap(SplitState& s, Packet** toks, uint32_t* lens, uint16_t max) noexcept;
+  static void split_add(SplitState& s, Packet* const* pkts, uint16_t n, SegRule rule) noexcept;
+  static uint16_t packed_reap(PackedState& s, Packet** toks, uint32_t* lens, uint16_t max) noexcept;
+  static void packed_add(PackedState& s, Packet* const* pkts, uint16_t n, SegRule rule) noexcept;
+  static void packed_publish(PackedState& s) noexcept;
+};
+
+extern template struct Kernels<SimdLevel::sse42>;
+extern template struct Kernels<SimdLevel::avx2>;
+extern template struct Kernels<SimdLevel::avx512>;
+
+}  // namespace vpmd::simd

@@ -1,0 +1,6 @@
+// Kernels<SimdLevel::sse42>, compiled with this level's -m flags only (simd/CMakeLists.txt).
+#include "kernels_impl.hpp"
+
+namespace vpmd::simd {
+template struct Kernels<SimdLevel::sse42>;
+}  // namespace vpmd::simd

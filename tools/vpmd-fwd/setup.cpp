@@ -17,6 +17,11 @@ Result<std::vector<FwdPort>> open_ports(const Options& o) {
     cfg.packed = o.packed;
     cfg.mergeable = o.mergeable;
     cfg.event_idx = o.event_idx;
+    // --max-simd (options.cpp checked the word): the cap on the vector burst paths.
+    cfg.max_simd = o.max_simd == "avx512" ? simd::SimdLevel::avx512
+                   : o.max_simd == "avx2" ? simd::SimdLevel::avx2
+                   : o.max_simd == "sse4.2" ? simd::SimdLevel::sse42
+                                            : simd::SimdLevel::scalar;
     cfg.port_id = static_cast<uint16_t>(i);
     auto port = Port::open(o.ports[i], cfg);
     if (!port) return make_error(port.error().code, "port " + o.ports[i] + ": " + port.error().message);
@@ -63,9 +68,6 @@ Result<void> start_ports(const Options& o, std::vector<FwdPort>& ports, PacketPo
 void print_ports(const Options& o, std::vector<FwdPort>& ports) {
   std::printf("vpmd-fwd: %zu port(s), burst %u, ring %s, pool %u packets\n", ports.size(), o.burst,
               o.ring_size ? std::to_string(o.ring_size).c_str() : "device maximum", o.pool);
-  if (o.max_simd != "scalar")
-    std::printf("  --max-simd=%s: accepted, but only the scalar burst paths exist so far: using scalar\n",
-                o.max_simd.c_str());
   for (size_t i = 0; i < ports.size(); ++i) {
     FwdPort& p = ports[i];
     std::printf("port %zu: %s  mode %s  transport %s  MAC %s  link %s  MTU %u\n", i, p.spec.c_str(), mode_name(p.mode),

@@ -65,3 +65,4 @@ std::vector<int> SharedMemory::fds() const {
 }
 
 }  // namespace vpmd::pmd::vhost_user
+

@@ -29,7 +29,21 @@ struct Port::Impl {
   bool resume = false;
   std::chrono::steady_clock::time_point next_attempt{};
   uint64_t link_down_events = 0, reconnects = 0;
+  // Counters of queues a restart replaced: the port's figures stay
+  // cumulative over stop/start and reconnects, as DPDK's ethdev stats do.
+  std::vector<QueueStats> rx_before, tx_before;
 };
+
+namespace {
+void accumulate(QueueStats& into, const QueueStats& s) {
+  into.packets += s.packets;
+  into.bytes += s.bytes;
+  into.errors += s.errors;
+  into.missed += s.missed;
+  into.refill_failures += s.refill_failures;
+  into.kicks += s.kicks;
+}
+}  // namespace
 
 namespace {
 
@@ -191,6 +205,10 @@ Result<void> Port::start() {
     m.txq.clear();
     return e;
   };
+  m.rx_before.resize(m.rx_setup.size());
+  m.tx_before.resize(m.tx_setup.size());
+  for (size_t q = 0; q < m.rxq.size(); ++q) accumulate(m.rx_before[q], m.rxq[q]->stats());
+  for (size_t q = 0; q < m.txq.size(); ++q) accumulate(m.tx_before[q], m.txq[q]->stats());
   m.rxq.clear();
   m.txq.clear();
   for (uint16_t q = 0; q < m.rx_setup.size(); ++q) {
@@ -239,8 +257,16 @@ void Port::stop() {
   started_ = false;
 }
 
-QueueStats Port::rx_stats(uint16_t q) const { return q < impl_->rxq.size() ? impl_->rxq[q]->stats() : QueueStats{}; }
-QueueStats Port::tx_stats(uint16_t q) const { return q < impl_->txq.size() ? impl_->txq[q]->stats() : QueueStats{}; }
+QueueStats Port::rx_stats(uint16_t q) const {
+  QueueStats s = q < impl_->rx_before.size() ? impl_->rx_before[q] : QueueStats{};
+  if (q < impl_->rxq.size()) accumulate(s, impl_->rxq[q]->stats());
+  return s;
+}
+QueueStats Port::tx_stats(uint16_t q) const {
+  QueueStats s = q < impl_->tx_before.size() ? impl_->tx_before[q] : QueueStats{};
+  if (q < impl_->txq.size()) accumulate(s, impl_->txq[q]->stats());
+  return s;
+}
 
 std::vector<std::pair<std::string, uint64_t>> Port::xstats() const {
   std::vector<std::pair<std::string, uint64_t>> out;
@@ -252,8 +278,8 @@ std::vector<std::pair<std::string, uint64_t>> Port::xstats() const {
     out.emplace_back(pfx + "refill_failures", s.refill_failures);
     out.emplace_back(pfx + "kicks", s.kicks);
   };
-  for (size_t q = 0; q < impl_->rxq.size(); ++q) add("rx_q" + std::to_string(q) + "_", impl_->rxq[q]->stats());
-  for (size_t q = 0; q < impl_->txq.size(); ++q) add("tx_q" + std::to_string(q) + "_", impl_->txq[q]->stats());
+  for (uint16_t q = 0; q < impl_->rxq.size(); ++q) add("rx_q" + std::to_string(q) + "_", rx_stats(q));
+  for (uint16_t q = 0; q < impl_->txq.size(); ++q) add("tx_q" + std::to_string(q) + "_", tx_stats(q));
   out.emplace_back("link_down_events", impl_->link_down_events);
   out.emplace_back("reconnects", impl_->reconnects);
   return out;

@@ -27,6 +27,7 @@ struct Counters {
   // counts too), to be divided by frames accepted (txonly) or received
   // (other modes), as testpmd's "CPU cycles/packet" is (see report.cpp).
   uint64_t work_cycles = 0;
+  uint64_t lost = 0;            // frames sent that a vanished back end took with it (out of the window)
 };
 
 struct FwdPort {

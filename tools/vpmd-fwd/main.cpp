@@ -27,15 +27,38 @@ int fail(const std::string& what) {
   return 1;
 }
 
+// Port upkeep every 10 ms: link_up() notices a vhost-user back end that went
+// away (the port hands its packets back) and brings the port back when it
+// returns. Prints each change.
+void upkeep(std::vector<FwdPort>& ports, std::vector<char>& up) {
+  up.resize(ports.size(), 1);
+  for (size_t i = 0; i < ports.size(); ++i) {
+    const char now = ports[i].port->link_up();
+    if (now != up[i]) std::printf("port %zu: link %s\n", i, now ? "up (reconnected, port restarted)" : "DOWN");
+    if (!now && up[i])  // what was in flight is gone: it leaves the --window
+      for (FwdPort& p : ports) {
+        const FwdPort& rcv = p.peer != nullptr ? *p.peer : p;
+        p.c.lost = p.c.tx - std::min(p.c.tx, rcv.c.rx);
+      }
+    up[i] = now;
+  }
+}
+
 // Polls every port until the deadline or a signal; periodic stats between.
-void run(Engine& engine, Reporter& reporter, const Options& o, uint64_t start) {
+void run(Engine& engine, std::vector<FwdPort>& ports, Reporter& reporter, const Options& o, uint64_t start) {
   const uint64_t end = o.duration_s > 0 ? start + static_cast<uint64_t>(o.duration_s * 1e9) : UINT64_MAX;
   const uint64_t period = static_cast<uint64_t>(o.stats_period_s * 1e9);
   uint64_t next_stats = period ? start + period : UINT64_MAX;
+  uint64_t next_upkeep = start;
+  std::vector<char> up;
   for (uint32_t round = 0; g_stop == 0; ++round) {
     engine.poll();
     if ((round & 63) != 0) continue;  // the clock every 64 rounds: polls stay syscall-free
     const uint64_t now = now_ns();
+    if (now >= next_upkeep) {
+      upkeep(ports, up);
+      next_upkeep = now + 10'000'000;
+    }
     if (now >= next_stats) {
       reporter.period(now);
       next_stats += period;
@@ -143,7 +166,7 @@ int main(int argc, char** argv) {
   }
   const uint64_t start = now_ns();
   Reporter reporter(*ports, start);
-  run(engine, reporter, o, start);
+  run(engine, *ports, reporter, o, start);
   const double seconds = static_cast<double>(now_ns() - start) / 1e9;
   if (!base.empty()) end = snapshot(*ports);
   std::printf("vpmd-fwd: %s after %.1f s; draining frames still in flight\n", g_stop ? "signal" : "duration reached", seconds);

@@ -84,6 +84,7 @@ class Port {
     return e.fn(e.queue, pkts.data(), static_cast<uint16_t>(std::min<size_t>(pkts.size(), UINT16_MAX)));
   }
 
+  // Cumulative over the port's life: stop/start and reconnects keep counting.
   QueueStats rx_stats(uint16_t q) const;
   QueueStats tx_stats(uint16_t q) const;
   // Named counters: per queue ("rx_q0_packets", ...) and per port.

@@ -96,17 +96,18 @@ QueueStats since(const QueueStats& now, const QueueStats& was) {
 void rebase(Summary& sum, const std::vector<Base>& base, const std::vector<Base>& end) {
   for (size_t i = 0; i < base.size() && i < end.size() && i < sum.ports.size(); ++i) {
     PortSummary& p = sum.ports[i];
-    const Counters &b = base[i].c, &e = end[i].c;
+    const Counters& b = base[i].c;
     p.rx = since(end[i].rx, base[i].rx);
     p.tx = since(end[i].tx, base[i].tx);
-    p.c = {e.rx - b.rx,
-           e.offered - b.offered,
-           e.tx - b.tx,
-           e.tx_dropped - b.tx_dropped,
-           e.alloc_failures - b.alloc_failures,
-           e.busy_cycles - b.busy_cycles,
-           e.moved - b.moved,
-           e.work_cycles - b.work_cycles};
+    p.c = end[i].c;  // by name: a field added to Counters and not listed here keeps its end value
+    p.c.rx -= b.rx;
+    p.c.offered -= b.offered;
+    p.c.tx -= b.tx;
+    p.c.tx_dropped -= b.tx_dropped;
+    p.c.alloc_failures -= b.alloc_failures;
+    p.c.busy_cycles -= b.busy_cycles;
+    p.c.moved -= b.moved;
+    p.c.work_cycles -= b.work_cycles;
   }
 }
 

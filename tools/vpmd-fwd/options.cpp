@@ -118,6 +118,7 @@ Result<Options> parse_options(int argc, char** argv) {
     return make_error(EINVAL, "--max-simd takes scalar, sse4.2, avx2 or avx512, not '" + o.max_simd + "'");
   if (modes == "pingpong") {  // not an Engine mode: pingpong.cpp runs it on the one port
     if (o.ports.size() != 1) return make_error(EINVAL, "--mode pingpong takes one port (its peer returns the frames)");
+    if (o.txpkts < 50) return make_error(EINVAL, "--mode pingpong needs --txpkts 50 or more (its sequence number ends at byte 50)");
     o.pingpong = true;
     modes = "io";
   }

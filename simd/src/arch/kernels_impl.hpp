@@ -3,86 +3,138 @@
 // with its own -m flags. Rules that keep AVX code out of baseline code (ODR):
 // no ring or pool member function, no std:: function template, no inline
 // helper without the level in its type: only the plain state structs of
-// ring_state.hpp, __atomic builtins, and xsimd batches of ArchOf<L>.
-#include <xsimd/xsimd.hpp>
-
-#include "vpmd/simd/vector_kernels.hpp"
+// ring_state.hpp, __atomic builtins, intrinsics, and Group<L>.
+//
+// Every loop keeps the ring's shadows in locals and writes them back once:
+// the stores the loops make (descriptors, tokens, packets) could alias the
+// state struct for the compiler, which would otherwise reload it per buffer.
+#include "kernel_groups.hpp"
 
 namespace vpmd::simd {
 
+// Split ring, any order: whole groups of used elements, validated at once
+// (kernel_groups.hpp), then retired in ring order exactly as
+// SplitRing::reap does: the same free-list pushes in the same order
+// (last[id] == id for a single), the same counters.
+
 template <SimdLevel L>
-struct ArchOf;
-template <>
-struct ArchOf<SimdLevel::sse42> {
-  using type = xsimd::sse4_2;
-};
-template <>
-struct ArchOf<SimdLevel::avx2> {
-  using type = xsimd::avx2;
-};
-template <>
-struct ArchOf<SimdLevel::avx512> {
-  using type = xsimd::avx512bw;
-};
+template <bool Rx>
+uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max,
+                                uint64_t& bytes) noexcept {
+  using Gr = Group<L>;
+  constexpr uint16_t G = Gr::split_lanes;
+  const uint16_t pending = Gr::split_pending(s);
+  const uint16_t avail = pending < max ? pending : max;
+  const auto* used = reinterpret_cast<const std::byte*>(s.used_ring);
+  Packet** const tokens = s.tokens;
+  const uint32_t* const cap = s.cap;
+  const uint16_t* const ndesc = s.ndesc;
+  uint16_t* const next = s.next;
+  const uint16_t mask = s.mask, size = s.size;
+  const auto rx = Gr::Rx::of(h);
+  uint64_t b = 0;  // a local: `bytes` could alias the packets written
+  uint16_t last_used = s.last_used, fh = s.free_head, done = 0;
+  alignas(64) uint32_t id[G];
+  alignas(64) uint32_t rx_len[G];
+  while (avail - done >= G) {
+    const auto slot = static_cast<uint16_t>(last_used & mask);
+    if (slot + G > size) break;  // the group wraps the used ring: left to the scalar reap
+    uint32_t* const len = Rx ? rx_len : lens + done;
+    if (!Gr::split(used + size_t{slot} * 8, mask, tokens, cap, id, out + done, len) || !Gr::singles(ndesc, id, G)) break;
+    if constexpr (Rx) {
+      if (!Gr::rx_finish(rx, out + done, len, G, b)) break;
+    }
+    for (uint16_t k = 0; k < G; ++k) {
+      const uint32_t d = id[k];
+      tokens[d] = nullptr;
+      next[d] = fh;
+      fh = static_cast<uint16_t>(d);
+    }
+    last_used = static_cast<uint16_t>(last_used + G);
+    done = static_cast<uint16_t>(done + G);
+  }
+  bytes += b;
+  s.free_head = fh;
+  s.last_used = last_used;
+  s.num_free = static_cast<uint16_t>(s.num_free + done);
+  s.inflight = static_cast<uint16_t>(s.inflight - done);
+  return done;
+}
 
-// Offsets the gathers below rely on (virtio-v1.2 §2.7.8, §2.8.13).
-static_assert(sizeof(ring::SplitUsedElem) == 8 && offsetof(ring::SplitUsedElem, id) == 0);
-static_assert(sizeof(ring::PackedDesc) == 16 && offsetof(ring::PackedDesc, len) == 8);
-static_assert(offsetof(ring::PackedDesc, id) == 12 && offsetof(ring::PackedDesc, flags) == 14);
-static_assert(offsetof(Packet, buf_iova) == 8 && offsetof(Packet, data_off) == 16 && offsetof(Packet, data_len) == 28);
-
-// Split ring, any order: a group is G consecutive used elements, one vector
-// load (they are 8 bytes each, le32 id + le32 len), ids and lengths checked
-// for the whole group at once; then each buffer is retired in ring order,
-// exactly as SplitRing::reap does (free-list pushes in the same order).
 template <SimdLevel L>
 uint16_t Kernels<L>::split_reap(SplitState& s, Packet** toks, uint32_t* lens, uint16_t max) noexcept {
-  using A = typename ArchOf<L>::type;
-  using U64 = xsimd::batch<uint64_t, A>;
-  constexpr uint16_t G = U64::size;
-  // Pairs with the device's release store of used->idx after it wrote the
-  // used elements (virtio-v1.2 §2.7.8, §2.7.14): they are stable below.
-  const uint16_t used_idx = __atomic_load_n(&s.used->idx, __ATOMIC_ACQUIRE);
-  const auto pending = static_cast<uint16_t>(used_idx - s.last_used);
-  if (pending > s.inflight) return 0;  // device overran: the scalar reap marks the ring broken
-  const uint16_t avail = pending < max ? pending : max;
-  const auto* used64 = reinterpret_cast<const uint64_t*>(s.used_ring);
-  const U64 size_v(uint64_t{s.size}), low32(uint64_t{0xFFFFFFFF}), zero(uint64_t{0});
-  alignas(64) uint64_t idv[G];
-  alignas(64) uint64_t lenv[G];
-  uint16_t out = 0, freed = 0, free_head = s.free_head;
-  while (avail - out >= G) {
-    const auto slot = static_cast<uint16_t>((s.last_used + out) & s.mask);
-    if (slot + G > s.size) break;  // the group wraps the used ring: left to the scalar reap
-    const U64 e = U64::load_unaligned(used64 + slot);  // the used ring is only 4-aligned (§2.7.8)
-    const U64 id = e & low32, len = e >> 32;
-    if (xsimd::any(id >= size_v)) break;
-    const U64 cap = U64::gather(s.cap, id);
-    // §2.7.8.1: more than the buffer's writable bytes is a device error; a
-    // buffer without writable bytes reports 0 whatever was written.
-    if (xsimd::any((len > cap) & (cap != zero))) break;
-    id.store_aligned(idv);
-    xsimd::select(cap != zero, len, zero).store_aligned(lenv);
-    uint16_t k = 0;
-    for (; k < G; ++k) {
-      const uint64_t d = idv[k];
-      Packet* t = s.tokens[d];
-      if (t == nullptr) break;  // not in flight, or twice in this group: the scalar reap says so
-      toks[out + k] = t;
-      lens[out + k] = static_cast<uint32_t>(lenv[k]);
-      s.tokens[d] = nullptr;
-      freed = static_cast<uint16_t>(freed + s.ndesc[d]);
-      s.next[s.last[d]] = free_head;
-      free_head = static_cast<uint16_t>(d);
+  uint64_t unused = 0;
+  return split_take<false>(s, nullptr, toks, lens, max, unused);
+}
+
+template <SimdLevel L>
+uint16_t Kernels<L>::split_rx(SplitState& s, const RxHead& h, Packet** out, uint16_t max, uint64_t& bytes) noexcept {
+  return split_take<true>(s, &h, out, nullptr, max, bytes);
+}
+
+// Packed ring, any order: a group is 4 consecutive descriptors, one 64-byte
+// line (virtio-v1.2 §2.8.13): flags acquired and checked at once, ids and
+// lengths pulled out of the line with one (AVX-512), two (AVX2) or four
+// (SSE4.2) loads, tokens and caps gathered, retired in ring order exactly as
+// PackedRing::reap does (free ids pushed in the same order).
+template <SimdLevel L>
+template <bool Rx>
+uint16_t Kernels<L>::packed_take(PackedState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max,
+                                 uint64_t& bytes) noexcept {
+  using Gr = Group<L>;
+  ring::PackedDesc* const desc = s.desc;
+  Packet** const tokens = s.tokens;
+  const uint32_t* const cap = s.cap;
+  const uint16_t* const ndesc = s.ndesc;
+  uint16_t* const id_next = s.id_next;
+  const uint16_t size = s.size;
+  const auto published = static_cast<uint16_t>(s.inflight - s.unpublished);
+  const auto rx = Gr::Rx::of(h);
+  uint64_t b = 0;  // a local: `bytes` could alias the packets written
+  uint16_t next_used = s.next_used, free_id = s.free_id, done = 0;
+  bool used_wrap = s.used_wrap;
+  alignas(64) uint32_t id[4];
+  alignas(64) uint32_t rx_len[4];
+  while (max - done >= 4 && published - done >= 4) {
+    if (next_used + 4 > size) break;  // the group wraps the ring: left to the scalar reap
+    uint32_t* const len = Rx ? rx_len : lens + done;
+    if (!Gr::packed(desc + next_used, used_wrap, uint32_t{size} - 1u, tokens, cap, id, out + done, len) ||
+        !Gr::singles(ndesc, id, 4))
+      break;
+    if constexpr (Rx) {
+      if (!Gr::rx_finish(rx, out + done, len, 4, b)) break;
     }
-    out = static_cast<uint16_t>(out + k);
-    if (k != G) break;
+    for (uint16_t k = 0; k < 4; ++k) {
+      const uint32_t d = id[k];
+      tokens[d] = nullptr;
+      id_next[d] = free_id;
+      free_id = static_cast<uint16_t>(d);
+    }
+    next_used = static_cast<uint16_t>(next_used + 4);
+    if (next_used == size) {
+      next_used = 0;
+      used_wrap = !used_wrap;
+    }
+    done = static_cast<uint16_t>(done + 4);
   }
-  s.free_head = free_head;
-  s.num_free = static_cast<uint16_t>(s.num_free + freed);
-  s.inflight = static_cast<uint16_t>(s.inflight - out);
-  s.last_used = static_cast<uint16_t>(s.last_used + out);
-  return out;
+  bytes += b;
+  s.next_used = next_used;
+  s.used_wrap = used_wrap;
+  s.free_id = free_id;
+  s.num_free = static_cast<uint16_t>(s.num_free + done);
+  s.inflight = static_cast<uint16_t>(s.inflight - done);
+  return done;
+}
+
+template <SimdLevel L>
+uint16_t Kernels<L>::packed_reap(PackedState& s, Packet** toks, uint32_t* lens, uint16_t max) noexcept {
+  uint64_t unused = 0;
+  return packed_take<false>(s, nullptr, toks, lens, max, unused);
+}
+
+template <SimdLevel L>
+uint16_t Kernels<L>::packed_rx(PackedState& s, const RxHead& h, Packet** out, uint16_t max, uint64_t& bytes) noexcept {
+  return packed_take<true>(s, &h, out, nullptr, max, bytes);
 }
 
 // Split ring, any order: n single descriptors from the free list, each
@@ -91,21 +143,34 @@ uint16_t Kernels<L>::split_reap(SplitState& s, Packet** toks, uint32_t* lens, ui
 // before publish()'s release of avail->idx (§2.7.13.3).
 template <SimdLevel L>
 void Kernels<L>::split_add(SplitState& s, Packet* const* pkts, uint16_t n, SegRule rule) noexcept {
-  const uint16_t flags = rule.writable ? ring::desc_flag::write : 0;
+  // Everything in locals: the stores below could alias `s` for the compiler,
+  // which would then reload every pointer per buffer.
+  ring::SplitDesc* const desc = s.desc;
+  uint16_t* const avail_ring = s.avail_ring;
+  Packet** const tokens = s.tokens;
+  uint16_t* const last = s.last;
+  uint16_t* const ndesc = s.ndesc;
+  uint32_t* const cap = s.cap;
+  const uint16_t* const next = s.next;
+  const uint16_t mask = s.mask;
+  const uint64_t hi_flags = uint64_t{rule.writable ? ring::desc_flag::write : 0u} << 32;
+  const uint32_t off = rule.off, fixed_len = rule.len;
+  const bool from_data = rule.from_data, writable = rule.writable;
   uint16_t d = s.free_head, avail = s.avail_idx;
   for (uint16_t i = 0; i < n; ++i) {
     Packet* p = pkts[i];
-    const uint64_t iova = rule.from_data ? p->buf_iova + p->data_off - rule.off : p->buf_iova + rule.off;
-    const uint32_t len = rule.from_data ? uint32_t{p->data_len} + rule.off : rule.len;
-    const __m128i body = _mm_set_epi64x(static_cast<long long>(len | (uint64_t{flags} << 32)), static_cast<long long>(iova));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(s.desc + d), body);  // {addr, len, flags, next = 0}
-    s.tokens[d] = p;
-    s.last[d] = d;
-    s.ndesc[d] = 1;
-    s.cap[d] = rule.writable ? len : 0;
-    s.avail_ring[avail & s.mask] = d;
+    const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
+    const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
+    // {addr, len, flags, next = 0} in one 16-byte store.
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + d),
+                     _mm_set_epi64x(static_cast<long long>(len | hi_flags), static_cast<long long>(iova)));
+    tokens[d] = p;
+    last[d] = d;
+    ndesc[d] = 1;
+    cap[d] = writable ? len : 0;
+    avail_ring[avail & mask] = d;
     ++avail;
-    d = s.next[d];
+    d = next[d];
   }
   s.free_head = d;
   s.avail_idx = avail;
@@ -113,101 +178,53 @@ void Kernels<L>::split_add(SplitState& s, Packet* const* pkts, uint16_t n, SegRu
   s.inflight = static_cast<uint16_t>(s.inflight + n);
 }
 
-// Packed ring, any order: a group is G consecutive descriptors (G = 4 on
-// AVX2: one 64-byte line). Their flags are acquired one by one (each pairs
-// with the device's release store of that descriptor's flags, §2.8.22) and
-// checked at once; ids and lengths are then gathered and validated as a
-// group, and the buffers retired in ring order as PackedRing::reap does.
-template <SimdLevel L>
-uint16_t Kernels<L>::packed_reap(PackedState& s, Packet** toks, uint32_t* lens, uint16_t max) noexcept {
-  using A = typename ArchOf<L>::type;
-  using U64 = xsimd::batch<uint64_t, A>;
-  using I64 = xsimd::batch<int64_t, A>;
-  constexpr uint16_t G = U64::size;
-  constexpr uint16_t wrap_bits = ring::desc_flag::avail | ring::desc_flag::used;
-  const auto* words = reinterpret_cast<const uint64_t*>(s.desc);
-  alignas(64) int64_t second[G];  // lane k: the second 8 bytes of descriptor k (len, id, flags)
-  for (uint16_t k = 0; k < G; ++k) second[k] = 2 * k + 1;
-  const I64 second_word = I64::load_aligned(second);
-  const U64 size_v(uint64_t{s.size}), low16(uint64_t{0xFFFF}), low32(uint64_t{0xFFFFFFFF}), zero(uint64_t{0});
-  alignas(64) uint64_t idv[G];
-  alignas(64) uint64_t lenv[G];
-  uint16_t out = 0;
-  while (max - out >= G && s.inflight - s.unpublished >= G) {
-    const uint16_t p = s.next_used;
-    if (p + G > s.size) break;  // the group wraps the ring: left to the scalar reap
-    uint16_t f_and = 0xFFFF, f_or = 0;
-    for (uint16_t k = 0; k < G; ++k) {
-      const uint16_t f = __atomic_load_n(&s.desc[p + k].flags, __ATOMIC_ACQUIRE);
-      f_and &= f;
-      f_or |= f;
-    }
-    // §2.8.1: used in this lap means AVAIL == USED == the used wrap counter.
-    const uint16_t want = s.used_wrap ? wrap_bits : 0;
-    if (((f_and ^ want) | (f_or ^ want)) & wrap_bits) break;  // not all used (or odd): the scalar reap decides
-    const U64 w = U64::gather(words + 2 * size_t{p}, second_word);  // le32 len | le16 id << 32 | flags << 48
-    const U64 id = (w >> 32) & low16, len = w & low32;
-    if (xsimd::any(id >= size_v)) break;
-    const U64 cap = U64::gather(s.cap, id);
-    if (xsimd::any((len > cap) & (cap != zero))) break;  // see split_reap
-    id.store_aligned(idv);
-    xsimd::select(cap != zero, len, zero).store_aligned(lenv);
-    uint16_t k = 0;
-    bool whole = true;
-    for (; k < G && whole; ++k) {
-      const auto d = static_cast<uint16_t>(idv[k]);
-      Packet* t = s.tokens[d];
-      if (t == nullptr) break;  // not in flight, or twice in this group
-      toks[out] = t;
-      lens[out++] = static_cast<uint32_t>(lenv[k]);
-      const uint16_t nd = s.ndesc[d];
-      s.tokens[d] = nullptr;
-      s.num_free = static_cast<uint16_t>(s.num_free + nd);
-      --s.inflight;
-      s.id_next[d] = s.free_id;
-      s.free_id = d;
-      s.next_used = static_cast<uint16_t>(s.next_used + nd);
-      if (s.next_used >= s.size) {
-        s.next_used = static_cast<uint16_t>(s.next_used - s.size);
-        s.used_wrap = !s.used_wrap;
-      }
-      whole = nd == 1;  // a chain: the group's next lanes are not used descriptors
-    }
-    if (k != G || !whole) break;
-  }
-  return out;
-}
-
 // Packed ring, any order: n single descriptors; bodies (addr, len, id) now,
 // head flags in packed_publish.
 template <SimdLevel L>
 void Kernels<L>::packed_add(PackedState& s, Packet* const* pkts, uint16_t n, SegRule rule) noexcept {
-  const uint16_t wflag = rule.writable ? ring::desc_flag::write : 0;
+  ring::PackedDesc* const desc = s.desc;  // locals: see split_add
+  Packet** const tokens = s.tokens;
+  uint16_t* const ndesc = s.ndesc;
+  uint32_t* const cap = s.cap;
+  const uint16_t* const id_next = s.id_next;
+  uint16_t* const pending_head = s.pending_head;
+  uint16_t* const pending_flags = s.pending_flags;
+  const uint16_t size = s.size, wflag = rule.writable ? ring::desc_flag::write : 0;
+  const uint32_t off = rule.off, fixed_len = rule.len;
+  const bool from_data = rule.from_data, writable = rule.writable;
+  uint16_t free_id = s.free_id, next_avail = s.next_avail, unpublished = s.unpublished, lap_flags = s.lap_flags;
+  bool avail_wrap = s.avail_wrap;
   for (uint16_t i = 0; i < n; ++i) {
     Packet* p = pkts[i];
-    const uint64_t iova = rule.from_data ? p->buf_iova + p->data_off - rule.off : p->buf_iova + rule.off;
-    const uint32_t len = rule.from_data ? uint32_t{p->data_len} + rule.off : rule.len;
-    const uint16_t id = s.free_id;
-    s.free_id = s.id_next[id];
-    ring::PackedDesc& d = s.desc[s.next_avail];
-    d.addr = iova;  // plain: the device reads the body only after acquiring the head flags (§2.8.21)
-    d.len = len;
-    d.id = id;
-    s.tokens[id] = p;
-    s.ndesc[id] = 1;
-    s.cap[id] = rule.writable ? len : 0;
-    s.pending_head[s.unpublished] = s.next_avail;
-    s.pending_flags[s.unpublished] = static_cast<uint16_t>(s.lap_flags | wflag);
-    ++s.unpublished;
-    ++s.inflight;
-    --s.num_free;
-    ++s.unpublished_desc;
-    if (++s.next_avail == s.size) {
-      s.next_avail = 0;
-      s.avail_wrap = !s.avail_wrap;
-      s.lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
+    const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
+    const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
+    const uint16_t id = free_id;
+    free_id = id_next[id];
+    // addr, len, id now; flags stay as they are until packed_publish: the
+    // device reads the body only after acquiring the head flags (§2.8.21).
+    desc[next_avail].addr = iova;
+    desc[next_avail].len = len;
+    desc[next_avail].id = id;
+    tokens[id] = p;
+    ndesc[id] = 1;
+    cap[id] = writable ? len : 0;
+    pending_head[unpublished] = next_avail;
+    pending_flags[unpublished] = static_cast<uint16_t>(lap_flags | wflag);
+    ++unpublished;
+    if (++next_avail == size) {
+      next_avail = 0;
+      avail_wrap = !avail_wrap;
+      lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
     }
   }
+  s.free_id = free_id;
+  s.next_avail = next_avail;
+  s.avail_wrap = avail_wrap;
+  s.lap_flags = lap_flags;
+  s.unpublished = unpublished;
+  s.inflight = static_cast<uint16_t>(s.inflight + n);
+  s.num_free = static_cast<uint16_t>(s.num_free - n);
+  s.unpublished_desc = static_cast<uint16_t>(s.unpublished_desc + n);
 }
 
 // Everything added becomes available at once: head flags newest first, the

@@ -74,6 +74,23 @@ struct VectorPath {
     return got;
   }
 
+  // RX fused (Kernels<L>::*_rx): whole groups of plain first buffers
+  // reaped and finished in one pass; rx_burst's body takes the rest.
+  template <VectorRing Ring>
+  static uint16_t rx(Ring& r, const RxHead& h, Packet** out, uint16_t max, uint64_t& bytes) noexcept {
+    using I = ring::RingInternals<Ring>;
+    if (max < 4 || !I::usable(r)) return 0;
+    auto s = I::load(r);
+    uint16_t k;
+    if constexpr (Ring::kind == ring::RingKind::split) k = Kernels<L>::split_rx(s, h, out, max, bytes);
+    else k = Kernels<L>::packed_rx(s, h, out, max, bytes);
+    if (k != 0) {
+      I::store(r, s);
+      I::after_reap(r);  // the same event write the scalar reap makes (§2.7.10, §2.8.10)
+    }
+    return k;
+  }
+
   template <VectorRing Ring>
   static uint16_t add_singles(Ring& r, std::span<Packet* const> pkts, SegRule rule) noexcept {
     using I = ring::RingInternals<Ring>;

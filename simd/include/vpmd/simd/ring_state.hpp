@@ -55,6 +55,17 @@ struct SegRule {
   bool writable = false;  // VIRTQ_DESC_F_WRITE
 };
 
+// What the fused RX kernels need to finish a first buffer the way rx_burst's
+// body does (virtio-v1.2 §5.1.6.4): header size, where the header sits in
+// the buffer, the port/queue stamped on each packet, and whether
+// num_buffers must be read (MRG_RXBUF: only num_buffers == 1 is fused).
+struct RxHead {
+  uint16_t hdr = 12;
+  uint16_t post_off = 0;
+  uint16_t port = 0, queue = 0;
+  bool mergeable = false;
+};
+
 }  // namespace vpmd::simd
 
 namespace vpmd::ring {

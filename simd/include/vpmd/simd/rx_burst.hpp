@@ -51,6 +51,15 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
   uint16_t done = 0;
   uint64_t bytes = 0;
   const uint16_t hdr = q.hdr_size;
+  if constexpr (Path::vector) {
+    // Whole groups of plain first buffers in one fused pass (kernel_path.hpp);
+    // the loop below takes whatever it left, as it takes everything on the
+    // scalar path, so the results are the same.
+    if (q.partial_left == 0)
+      done = Path::rx(q.ring, RxHead{.hdr = hdr, .post_off = q.post_off, .port = q.port_id, .queue = q.queue_id,
+                                     .mergeable = q.mergeable},
+                      out, n, bytes);
+  }
   while (done < n) {
     const uint16_t want = std::min<uint16_t>(kChunk, static_cast<uint16_t>(n - done));
     const uint16_t got = Path::reap(q.ring, std::span<Packet*>(bufs, want), std::span<uint32_t>(lens, want));

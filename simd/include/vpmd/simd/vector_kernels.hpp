@@ -15,6 +15,7 @@
 //  add   adds exactly n single-descriptor buffers (n <= free descriptors),
 //        booking them as the ring's add_singles would.
 //  publish (packed) makes everything added available, head flags last.
+//  rx    reap + the RX body's work on plain first buffers, fused per group.
 #include <cstdint>
 
 #include "vpmd/simd/burst_ops.hpp"
@@ -29,6 +30,19 @@ struct Kernels {
   static uint16_t packed_reap(PackedState& s, Packet** toks, uint32_t* lens, uint16_t max) noexcept;
   static void packed_add(PackedState& s, Packet* const* pkts, uint16_t n, SegRule rule) noexcept;
   static void packed_publish(PackedState& s) noexcept;
+  // RX fused: reap whole groups of first buffers and finish each packet as
+  // rx_burst's body would (data_len, pkt_len, port, queue, csum flag); stops
+  // before any group holding a buffer the body would drop or chain (short,
+  // num_buffers != 1), which the body then takes. Adds the bytes delivered.
+  static uint16_t split_rx(SplitState& s, const RxHead& h, Packet** out, uint16_t max, uint64_t& bytes) noexcept;
+  static uint16_t packed_rx(PackedState& s, const RxHead& h, Packet** out, uint16_t max, uint64_t& bytes) noexcept;
+
+ private:
+  // The one group loop behind reap (Rx = false: tokens and lens out) and rx.
+  template <bool Rx>
+  static uint16_t split_take(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max, uint64_t& bytes) noexcept;
+  template <bool Rx>
+  static uint16_t packed_take(PackedState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max, uint64_t& bytes) noexcept;
 };
 
 extern template struct Kernels<SimdLevel::sse42>;

@@ -1,0 +1,219 @@
+#pragma once
+// Group<L>: loading and validating one group of used buffers for the
+// kernels of level L (kernels_impl.hpp). Included only by the per-level
+// translation units; every function here has L in its type (ODR, see
+// vector_kernels.hpp). Plain pointers in, no ring state struct: stores the
+// kernels make through these pointers cannot alias the shadows they keep
+// in registers.
+#include <immintrin.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "vpmd/simd/vector_kernels.hpp"
+
+namespace vpmd::simd {
+
+// Offsets the loads below rely on (virtio-v1.2 §2.7.8, §2.8.13).
+static_assert(sizeof(ring::SplitUsedElem) == 8 && offsetof(ring::SplitUsedElem, id) == 0 &&
+              offsetof(ring::SplitUsedElem, len) == 4);
+static_assert(sizeof(ring::PackedDesc) == 16 && offsetof(ring::PackedDesc, len) == 8);
+static_assert(offsetof(ring::PackedDesc, id) == 12 && offsetof(ring::PackedDesc, flags) == 14);
+static_assert(sizeof(Packet*) == 8, "tokens are gathered as 64-bit lanes");
+
+// The device is untrusted (virtio-v1.2 §2.7.8.1, §2.8.13): a group is taken
+// only when every id is in range, distinct, names a buffer in flight, and
+// every len is within that buffer's writable bytes. A group failing any
+// check is not taken: the scalar reap then takes it buffer by buffer, or
+// marks the ring broken at the first bad value, exactly as it would have.
+template <SimdLevel L>
+struct Group {
+  // Split: 8 used elements (one 64-byte load) on AVX-512, 4 otherwise.
+  static constexpr uint16_t split_lanes = L == SimdLevel::avx512 ? 8 : 4;
+  // Packed: 4 descriptors, one 64-byte line (§2.8.13), at every level.
+  static constexpr uint16_t packed_lanes = 4;
+
+  // 4 lanes of ids and lens. Out: ids, tokens (gathered on AVX2/AVX-512),
+  // reported lens (0 for a buffer without writable bytes).
+  static bool check4(__m128i ids, __m128i lens, uint32_t max_id, Packet* const* tokens, const uint32_t* cap,
+                     uint32_t* id_out, Packet** tok_out, uint32_t* len_out) noexcept {
+    const __m128i ones = _mm_set1_epi32(-1);
+    const __m128i maxv = _mm_set1_epi32(static_cast<int>(max_id));
+    // ids <= max_id (unsigned): max(ids, max_id) == max_id in every lane.
+    __m128i bad = _mm_xor_si128(_mm_cmpeq_epi32(_mm_max_epu32(ids, maxv), maxv), ones);
+    // Distinct: each lane against the lanes 1 and 2 places on covers all 6 pairs.
+    bad = _mm_or_si128(bad, _mm_cmpeq_epi32(ids, _mm_shuffle_epi32(ids, _MM_SHUFFLE(0, 3, 2, 1))));
+    bad = _mm_or_si128(bad, _mm_cmpeq_epi32(ids, _mm_shuffle_epi32(ids, _MM_SHUFFLE(1, 0, 3, 2))));
+    if (!_mm_testz_si128(bad, bad)) return false;  // only now are the ids safe to index with
+    __m128i capv;
+    if constexpr (L == SimdLevel::sse42) {  // no gathers before AVX2
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(id_out), ids);
+      Packet* const t0 = tokens[id_out[0]];
+      Packet* const t1 = tokens[id_out[1]];
+      Packet* const t2 = tokens[id_out[2]];
+      Packet* const t3 = tokens[id_out[3]];
+      if ((t0 == nullptr) | (t1 == nullptr) | (t2 == nullptr) | (t3 == nullptr)) return false;  // not in flight
+      tok_out[0] = t0, tok_out[1] = t1, tok_out[2] = t2, tok_out[3] = t3;
+      capv = _mm_set_epi32(static_cast<int>(cap[id_out[3]]), static_cast<int>(cap[id_out[2]]),
+                           static_cast<int>(cap[id_out[1]]), static_cast<int>(cap[id_out[0]]));
+    } else {
+      const __m256i t = _mm256_i32gather_epi64(reinterpret_cast<const long long*>(tokens), ids, 8);
+      if (!_mm256_testz_si256(_mm256_cmpeq_epi64(t, _mm256_setzero_si256()), _mm256_set1_epi64x(-1))) return false;
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(tok_out), t);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(id_out), ids);
+      capv = _mm_i32gather_epi32(reinterpret_cast<const int*>(cap), ids, 4);
+    }
+    // §2.7.8.1: more than the buffer's writable bytes is a device error; a
+    // buffer without writable bytes (cap 0) reports 0 whatever was written.
+    const __m128i cap0 = _mm_cmpeq_epi32(capv, _mm_setzero_si128());
+    const __m128i fits = _mm_cmpeq_epi32(_mm_max_epu32(lens, capv), capv);
+    if (!_mm_test_all_ones(_mm_or_si128(cap0, fits))) return false;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(len_out), _mm_andnot_si128(cap0, lens));
+    return true;
+  }
+
+  // The split group of used elements at `e` (split_lanes of them, not
+  // crossing the ring's end; the used ring is only 4-aligned, §2.7.8).
+  static bool split(const std::byte* e, uint32_t max_id, Packet* const* tokens, const uint32_t* cap, uint32_t* id,
+                    Packet** tok, uint32_t* len) noexcept {
+    if constexpr (L == SimdLevel::avx512) {
+      // 8 elements {le32 id, le32 len}: ids to lanes 0-7, lens to lanes 8-15.
+      const __m512i v = _mm512_loadu_si512(e);
+      const __m512i perm = _mm512_permutexvar_epi32(_mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0), v);
+      const __m256i ids = _mm512_castsi512_si256(perm);
+      const __m256i lens = _mm512_extracti64x4_epi64(perm, 1);
+      const __m256i maxv = _mm256_set1_epi32(static_cast<int>(max_id));
+      const __m256i in_range = _mm256_cmpeq_epi32(_mm256_max_epu32(ids, maxv), maxv);
+      if (!_mm256_testc_si256(in_range, _mm256_set1_epi32(-1))) return false;
+      // Distinct: AVX-512CD's conflict detection over the 8 id lanes.
+      const __m512i conf = _mm512_maskz_conflict_epi32(0xFF, perm);
+      if (_mm512_test_epi32_mask(conf, conf) != 0) return false;
+      const __m512i t = _mm512_i32gather_epi64(ids, tokens, 8);
+      if (_mm512_cmpeq_epi64_mask(t, _mm512_setzero_si512()) != 0) return false;  // not in flight
+      const __m256i capv = _mm256_i32gather_epi32(reinterpret_cast<const int*>(cap), ids, 4);
+      const __m256i cap0 = _mm256_cmpeq_epi32(capv, _mm256_setzero_si256());
+      const __m256i fits = _mm256_cmpeq_epi32(_mm256_max_epu32(lens, capv), capv);
+      if (!_mm256_testc_si256(_mm256_or_si256(cap0, fits), _mm256_set1_epi32(-1))) return false;  // §2.7.8.1
+      _mm512_storeu_si512(tok, t);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(len), _mm256_andnot_si256(cap0, lens));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(id), ids);
+      return true;
+    } else if constexpr (L == SimdLevel::avx2) {
+      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(e));
+      const __m256i perm = _mm256_permutevar8x32_epi32(v, _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0));
+      return check4(_mm256_castsi256_si128(perm), _mm256_extracti128_si256(perm, 1), max_id, tokens, cap, id, tok, len);
+    } else {
+      const __m128 a = _mm_castsi128_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(e)));
+      const __m128 b = _mm_castsi128_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(e + 16)));
+      return check4(_mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))),
+                    _mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), max_id, tokens, cap, id, tok, len);
+    }
+  }
+
+  // The packed group of 4 descriptors at `d` (not crossing the ring's end).
+  // Each head's flags are acquired first, one by one: each pairs with the
+  // device's release store of that descriptor's flags after it wrote id and
+  // len (§2.8.22), so the body loads below read what the device wrote.
+  static bool packed(ring::PackedDesc* d, bool used_wrap, uint32_t max_id, Packet* const* tokens, const uint32_t* cap,
+                     uint32_t* id, Packet** tok, uint32_t* len) noexcept {
+    constexpr uint16_t wrap_bits = ring::desc_flag::avail | ring::desc_flag::used;
+    const uint16_t want = used_wrap ? wrap_bits : 0;  // §2.8.1: used means AVAIL == USED == the used wrap counter
+    const uint16_t diff = static_cast<uint16_t>((__atomic_load_n(&d[0].flags, __ATOMIC_ACQUIRE) ^ want) |
+                                                (__atomic_load_n(&d[1].flags, __ATOMIC_ACQUIRE) ^ want) |
+                                                (__atomic_load_n(&d[2].flags, __ATOMIC_ACQUIRE) ^ want) |
+                                                (__atomic_load_n(&d[3].flags, __ATOMIC_ACQUIRE) ^ want));
+    if (diff & wrap_bits) return false;  // not all used (or odd flags): the scalar reap decides
+    const auto* b = reinterpret_cast<const std::byte*>(d);
+    __m128i lens, idf;  // dwords 2 (len) and 3 (id | flags << 16) of each descriptor
+    if constexpr (L == SimdLevel::avx512) {
+      const __m512i v = _mm512_loadu_si512(b);  // the whole line
+      const __m512i perm = _mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 15, 11, 7, 3, 14, 10, 6, 2), v);
+      lens = _mm512_castsi512_si128(perm);
+      idf = _mm512_extracti32x4_epi32(perm, 1);
+    } else if constexpr (L == SimdLevel::avx2) {
+      const __m256i sel = _mm256_set_epi32(0, 0, 0, 0, 7, 3, 6, 2);  // two descriptors per 32-byte load
+      const __m128i x = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), sel));
+      const __m128i y = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)), sel));
+      lens = _mm_unpacklo_epi64(x, y);
+      idf = _mm_unpackhi_epi64(x, y);
+    } else {
+      const __m128i x = _mm_unpackhi_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)),
+                                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16)));
+      const __m128i y = _mm_unpackhi_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 32)),
+                                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 48)));
+      lens = _mm_castps_si128(_mm_shuffle_ps(_mm_castsi128_ps(x), _mm_castsi128_ps(y), _MM_SHUFFLE(2, 0, 2, 0)));
+      idf = _mm_castps_si128(_mm_shuffle_ps(_mm_castsi128_ps(x), _mm_castsi128_ps(y), _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+    return check4(_mm_and_si128(idf, _mm_set1_epi32(0xFFFF)), lens, max_id, tokens, cap, id, tok, len);
+  }
+
+  // Whether every buffer of the group is one descriptor: chains are left to
+  // the scalar reap (their used position moves by more than one).
+  static bool singles(const uint16_t* ndesc, const uint32_t* id, uint16_t n) noexcept {
+    uint32_t other = 0;
+    for (uint16_t k = 0; k < n; ++k) other |= ndesc[id[k]] ^ 1u;
+    return other == 0;
+  }
+
+  // RX: what rx_burst's body needs per queue, as plain values the loops
+  // keep in registers (stores to packets cannot alias them).
+  struct Rx {
+    uint32_t hdr = 0, post_off = 0, port_queue = 0;
+    bool mergeable = false;
+    static Rx of(const RxHead* h) noexcept {
+      if (h == nullptr) return {};
+      return {h->hdr, h->post_off, uint32_t{h->port} | (uint32_t{h->queue} << 16), h->mergeable};
+    }
+  };
+
+  // RX: whether rx_burst's body would deliver every buffer of the group as
+  // a whole packet (len holds the header; MRG_RXBUF: num_buffers == 1,
+  // §5.1.6.4) and, if so, writes on each the fields the body writes on a
+  // first buffer (data_len, pkt_len, port, queue, the checksum flag of
+  // VIRTIO_NET_HDR_F_DATA_VALID) and adds their bytes to `bytes`. Nothing
+  // is written when not: a buffer that turns out to continue a chain gets
+  // only what the body gives it.
+  static bool rx_finish(const Rx& rx, Packet* const* tok, const uint32_t* len, uint16_t n, uint64_t& bytes) noexcept {
+    uint32_t shortest = 0xFFFFFFFF;
+    for (uint16_t k = 0; k < n; ++k) shortest = len[k] < shortest ? len[k] : shortest;
+    if (shortest < rx.hdr) return false;  // the body drops it and counts an error
+    if (rx.mergeable) {
+      uint32_t other = 0;
+      for (uint16_t k = 0; k < n; ++k) {
+        uint16_t nb;
+        __builtin_memcpy(&nb, tok[k]->buf_addr + rx.post_off + 10, sizeof nb);  // num_buffers (§5.1.6)
+        other |= nb ^ 1u;
+      }
+      if (other != 0) return false;
+    }
+    uint64_t b = 0;
+    for (uint16_t k = 0; k < n; ++k) {
+      Packet* p = tok[k];
+      const uint32_t dl = len[k] - rx.hdr;
+      const auto flags = static_cast<uint64_t>(p->buf_addr[rx.post_off]);
+      __builtin_memcpy(&p->port, &rx.port_queue, sizeof rx.port_queue);  // port, queue
+      p->pkt_len = dl;
+      p->data_len = static_cast<uint16_t>(dl);
+      p->ol_flags |= ((flags >> 1) & 1u) * ol::rx_csum_good;
+      b += dl;
+    }
+    bytes += b;
+    return true;
+  }
+
+  // Split: used buffers the device has for us, or 0 when it overran (the
+  // scalar reap then marks the ring broken, §2.7.8).
+  static uint16_t split_pending(const SplitState& s) noexcept {
+    // Pairs with the device's release store of used->idx after it wrote the
+    // used elements (virtio-v1.2 §2.7.8, §2.7.14): they are stable below.
+    const uint16_t used_idx = __atomic_load_n(&s.used->idx, __ATOMIC_ACQUIRE);
+    const auto n = static_cast<uint16_t>(used_idx - s.last_used);
+    return n > s.inflight ? 0 : n;
+  }
+
+};
+
+static_assert(offsetof(Packet, queue) == offsetof(Packet, port) + 2, "port and queue are stamped with one store");
+static_assert(offsetof(Packet, ol_flags) == 32);
+
+}  // namespace vpmd::simd

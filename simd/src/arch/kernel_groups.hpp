@@ -34,9 +34,10 @@ struct Group {
   static constexpr uint16_t packed_lanes = 4;
 
   // 4 lanes of ids and lens. Out: ids, tokens (gathered on AVX2/AVX-512),
-  // reported lens (0 for a buffer without writable bytes).
+  // reported lens (0 for a buffer without writable bytes). A reported len
+  // under min_len fails the group too (RX: no room for the header).
   static bool check4(__m128i ids, __m128i lens, uint32_t max_id, Packet* const* tokens, const uint32_t* cap,
-                     uint32_t* id_out, Packet** tok_out, uint32_t* len_out) noexcept {
+                     uint32_t* id_out, Packet** tok_out, uint32_t* len_out, uint32_t min_len) noexcept {
     const __m128i ones = _mm_set1_epi32(-1);
     const __m128i maxv = _mm_set1_epi32(static_cast<int>(max_id));
     // ids <= max_id (unsigned): max(ids, max_id) == max_id in every lane.
@@ -67,21 +68,27 @@ struct Group {
     // buffer without writable bytes (cap 0) reports 0 whatever was written.
     const __m128i cap0 = _mm_cmpeq_epi32(capv, _mm_setzero_si128());
     const __m128i fits = _mm_cmpeq_epi32(_mm_max_epu32(lens, capv), capv);
-    if (!_mm_test_all_ones(_mm_or_si128(cap0, fits))) return false;
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(len_out), _mm_andnot_si128(cap0, lens));
+    const __m128i rep = _mm_andnot_si128(cap0, lens);
+    const __m128i minv = _mm_set1_epi32(static_cast<int>(min_len));
+    const __m128i long_enough = _mm_cmpeq_epi32(_mm_max_epu32(rep, minv), rep);
+    if (!_mm_test_all_ones(_mm_and_si128(_mm_or_si128(cap0, fits), long_enough))) return false;
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(len_out), rep);
     return true;
   }
 
   // The split group of used elements at `e` (split_lanes of them, not
   // crossing the ring's end; the used ring is only 4-aligned, §2.7.8).
   static bool split(const std::byte* e, uint32_t max_id, Packet* const* tokens, const uint32_t* cap, uint32_t* id,
-                    Packet** tok, uint32_t* len) noexcept {
+                    Packet** tok, uint32_t* len, uint32_t min_len) noexcept {
     if constexpr (L == SimdLevel::avx512) {
-      // 8 elements {le32 id, le32 len}: ids to lanes 0-7, lens to lanes 8-15.
-      const __m512i v = _mm512_loadu_si512(e);
-      const __m512i perm = _mm512_permutexvar_epi32(_mm512_set_epi32(15, 13, 11, 9, 7, 5, 3, 1, 14, 12, 10, 8, 6, 4, 2, 0), v);
-      const __m256i ids = _mm512_castsi512_si256(perm);
-      const __m256i lens = _mm512_extracti64x4_epi64(perm, 1);
+      // 8 elements {le32 id, le32 len}, each field loaded as the device
+      // stored it (a gather is one load per lane): a wide load over fields
+      // the device stored one by one just before cannot be forwarded from
+      // its store buffer when both run on one core (the lean device).
+      const auto* w = reinterpret_cast<const int*>(e);
+      const __m256i ids = _mm256_i32gather_epi32(w, _mm256_set_epi32(14, 12, 10, 8, 6, 4, 2, 0), 4);
+      const __m256i lens = _mm256_i32gather_epi32(w, _mm256_set_epi32(15, 13, 11, 9, 7, 5, 3, 1), 4);
+      const __m512i perm = _mm512_castsi256_si512(ids);
       const __m256i maxv = _mm256_set1_epi32(static_cast<int>(max_id));
       const __m256i in_range = _mm256_cmpeq_epi32(_mm256_max_epu32(ids, maxv), maxv);
       if (!_mm256_testc_si256(in_range, _mm256_set1_epi32(-1))) return false;
@@ -93,20 +100,23 @@ struct Group {
       const __m256i capv = _mm256_i32gather_epi32(reinterpret_cast<const int*>(cap), ids, 4);
       const __m256i cap0 = _mm256_cmpeq_epi32(capv, _mm256_setzero_si256());
       const __m256i fits = _mm256_cmpeq_epi32(_mm256_max_epu32(lens, capv), capv);
-      if (!_mm256_testc_si256(_mm256_or_si256(cap0, fits), _mm256_set1_epi32(-1))) return false;  // §2.7.8.1
+      const __m256i rep = _mm256_andnot_si256(cap0, lens);
+      const __m256i minv = _mm256_set1_epi32(static_cast<int>(min_len));
+      const __m256i ok = _mm256_and_si256(_mm256_or_si256(cap0, fits), _mm256_cmpeq_epi32(_mm256_max_epu32(rep, minv), rep));
+      if (!_mm256_testc_si256(ok, _mm256_set1_epi32(-1))) return false;  // §2.7.8.1, min_len
       _mm512_storeu_si512(tok, t);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(len), _mm256_andnot_si256(cap0, lens));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(len), rep);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(id), ids);
       return true;
     } else if constexpr (L == SimdLevel::avx2) {
-      const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(e));
-      const __m256i perm = _mm256_permutevar8x32_epi32(v, _mm256_set_epi32(7, 5, 3, 1, 6, 4, 2, 0));
-      return check4(_mm256_castsi256_si128(perm), _mm256_extracti128_si256(perm, 1), max_id, tokens, cap, id, tok, len);
+      const auto* w = reinterpret_cast<const int*>(e);  // per-field loads: see above
+      return check4(_mm_i32gather_epi32(w, _mm_set_epi32(6, 4, 2, 0), 4), _mm_i32gather_epi32(w, _mm_set_epi32(7, 5, 3, 1), 4),
+                    max_id, tokens, cap, id, tok, len, min_len);
     } else {
-      const __m128 a = _mm_castsi128_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(e)));
-      const __m128 b = _mm_castsi128_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(e + 16)));
-      return check4(_mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))),
-                    _mm_castps_si128(_mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), max_id, tokens, cap, id, tok, len);
+      const auto* u = reinterpret_cast<const ring::SplitUsedElem*>(e);  // per-field loads: see above
+      return check4(_mm_set_epi32(static_cast<int>(u[3].id), static_cast<int>(u[2].id), static_cast<int>(u[1].id), static_cast<int>(u[0].id)),
+                    _mm_set_epi32(static_cast<int>(u[3].len), static_cast<int>(u[2].len), static_cast<int>(u[1].len), static_cast<int>(u[0].len)),
+                    max_id, tokens, cap, id, tok, len, min_len);
     }
   }
 
@@ -115,7 +125,7 @@ struct Group {
   // device's release store of that descriptor's flags after it wrote id and
   // len (§2.8.22), so the body loads below read what the device wrote.
   static bool packed(ring::PackedDesc* d, bool used_wrap, uint32_t max_id, Packet* const* tokens, const uint32_t* cap,
-                     uint32_t* id, Packet** tok, uint32_t* len) noexcept {
+                     uint32_t* id, Packet** tok, uint32_t* len, uint32_t min_len) noexcept {
     constexpr uint16_t wrap_bits = ring::desc_flag::avail | ring::desc_flag::used;
     const uint16_t want = used_wrap ? wrap_bits : 0;  // §2.8.1: used means AVAIL == USED == the used wrap counter
     const uint16_t diff = static_cast<uint16_t>((__atomic_load_n(&d[0].flags, __ATOMIC_ACQUIRE) ^ want) |
@@ -123,28 +133,16 @@ struct Group {
                                                 (__atomic_load_n(&d[2].flags, __ATOMIC_ACQUIRE) ^ want) |
                                                 (__atomic_load_n(&d[3].flags, __ATOMIC_ACQUIRE) ^ want));
     if (diff & wrap_bits) return false;  // not all used (or odd flags): the scalar reap decides
-    const auto* b = reinterpret_cast<const std::byte*>(d);
-    __m128i lens, idf;  // dwords 2 (len) and 3 (id | flags << 16) of each descriptor
-    if constexpr (L == SimdLevel::avx512) {
-      const __m512i v = _mm512_loadu_si512(b);  // the whole line
-      const __m512i perm = _mm512_permutexvar_epi32(_mm512_set_epi32(0, 0, 0, 0, 0, 0, 0, 0, 15, 11, 7, 3, 14, 10, 6, 2), v);
-      lens = _mm512_castsi512_si128(perm);
-      idf = _mm512_extracti32x4_epi32(perm, 1);
-    } else if constexpr (L == SimdLevel::avx2) {
-      const __m256i sel = _mm256_set_epi32(0, 0, 0, 0, 7, 3, 6, 2);  // two descriptors per 32-byte load
-      const __m128i x = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b)), sel));
-      const __m128i y = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 32)), sel));
-      lens = _mm_unpacklo_epi64(x, y);
-      idf = _mm_unpackhi_epi64(x, y);
+    // id and len loaded as the device stored them, field by field (see
+    // split()): no wide load over a line the device wrote piecewise.
+    const __m128i ids = _mm_set_epi32(d[3].id, d[2].id, d[1].id, d[0].id);
+    __m128i lens;
+    if constexpr (L == SimdLevel::sse42) {
+      lens = _mm_set_epi32(static_cast<int>(d[3].len), static_cast<int>(d[2].len), static_cast<int>(d[1].len), static_cast<int>(d[0].len));
     } else {
-      const __m128i x = _mm_unpackhi_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)),
-                                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 16)));
-      const __m128i y = _mm_unpackhi_epi64(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 32)),
-                                           _mm_loadu_si128(reinterpret_cast<const __m128i*>(b + 48)));
-      lens = _mm_castps_si128(_mm_shuffle_ps(_mm_castsi128_ps(x), _mm_castsi128_ps(y), _MM_SHUFFLE(2, 0, 2, 0)));
-      idf = _mm_castps_si128(_mm_shuffle_ps(_mm_castsi128_ps(x), _mm_castsi128_ps(y), _MM_SHUFFLE(3, 1, 3, 1)));
+      lens = _mm_i32gather_epi32(reinterpret_cast<const int*>(d), _mm_set_epi32(14, 10, 6, 2), 4);  // dword 2 of each
     }
-    return check4(_mm_and_si128(idf, _mm_set1_epi32(0xFFFF)), lens, max_id, tokens, cap, id, tok, len);
+    return check4(ids, lens, max_id, tokens, cap, id, tok, len, min_len);
   }
 
   // Whether every buffer of the group is one descriptor: chains are left to
@@ -167,16 +165,13 @@ struct Group {
   };
 
   // RX: whether rx_burst's body would deliver every buffer of the group as
-  // a whole packet (len holds the header; MRG_RXBUF: num_buffers == 1,
-  // §5.1.6.4) and, if so, writes on each the fields the body writes on a
+  // a whole packet (MRG_RXBUF: num_buffers == 1, §5.1.6.4; the group
+  // check already saw every len hold the header) and, if so, writes on each the fields the body writes on a
   // first buffer (data_len, pkt_len, port, queue, the checksum flag of
   // VIRTIO_NET_HDR_F_DATA_VALID) and adds their bytes to `bytes`. Nothing
   // is written when not: a buffer that turns out to continue a chain gets
   // only what the body gives it.
   static bool rx_finish(const Rx& rx, Packet* const* tok, const uint32_t* len, uint16_t n, uint64_t& bytes) noexcept {
-    uint32_t shortest = 0xFFFFFFFF;
-    for (uint16_t k = 0; k < n; ++k) shortest = len[k] < shortest ? len[k] : shortest;
-    if (shortest < rx.hdr) return false;  // the body drops it and counts an error
     if (rx.mergeable) {
       uint32_t other = 0;
       for (uint16_t k = 0; k < n; ++k) {
@@ -200,6 +195,25 @@ struct Group {
     bytes += b;
     return true;
   }
+
+  // TX: the virtio-net header in the headroom, zeroed: no offloads asked,
+  // flags 0, gso NONE (virtio-v1.2 §5.1.6.2); the usual sizes as fixed stores.
+  static void zero_header(std::byte* h, uint32_t hdr) noexcept {
+    const uint64_t z = 0;
+    if (hdr == 12) {
+      __builtin_memcpy(h, &z, 8);
+      __builtin_memcpy(h + 8, &z, 4);
+    } else if (hdr == 10) {
+      __builtin_memcpy(h, &z, 8);
+      __builtin_memcpy(h + 8, &z, 2);
+    } else {
+      __builtin_memset(h, 0, hdr);
+    }
+  }
+
+  // TX: whether a packet goes in as one descriptor with its header in the
+  // headroom (tx_burst's run rule: one segment, headroom for the header).
+  static bool tx_plain(const Packet* p, uint32_t hdr) noexcept { return p->nb_segs == 1 && p->data_off >= hdr; }
 
   // Split: used buffers the device has for us, or 0 when it overran (the
   // scalar reap then marks the ring broken, §2.7.8).

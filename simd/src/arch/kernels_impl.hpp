@@ -40,7 +40,10 @@ uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, ui
     const auto slot = static_cast<uint16_t>(last_used & mask);
     if (slot + G > size) break;  // the group wraps the used ring: left to the scalar reap
     uint32_t* const len = Rx ? rx_len : lens + done;
-    if (!Gr::split(used + size_t{slot} * 8, mask, tokens, cap, id, out + done, len) || !Gr::singles(ndesc, id, G)) break;
+    if (!Gr::split(used + size_t{slot} * 8, mask, tokens, cap, id, out + done, len, rx.hdr)) break;
+    // An RX ring holds single descriptors only (rx_refill is its one
+    // producer and adds singles); a TX ring may hold chains.
+    if (!Rx && !Gr::singles(ndesc, id, G)) break;
     if constexpr (Rx) {
       if (!Gr::rx_finish(rx, out + done, len, G, b)) break;
     }
@@ -72,10 +75,103 @@ uint16_t Kernels<L>::split_rx(SplitState& s, const RxHead& h, Packet** out, uint
   return split_take<true>(s, &h, out, nullptr, max, bytes);
 }
 
+// TX fused: tx_burst's run of plain packets (one segment, headroom for the
+// header) in one pass: header zeroed in the headroom, one descriptor
+// {addr, len, flags 0, next 0} per packet written with one 16-byte store,
+// booked as add_singles books it. Stops at the first packet that is not
+// plain or when the ring is full; tx_burst's body takes it from there.
+template <SimdLevel L>
+uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
+  using Gr = Group<L>;
+  ring::SplitDesc* const desc = s.desc;  // locals: see split_add
+  uint16_t* const avail_ring = s.avail_ring;
+  Packet** const tokens = s.tokens;
+  uint16_t* const last = s.last;
+  uint16_t* const ndesc = s.ndesc;
+  uint32_t* const cap = s.cap;
+  const uint16_t* const next = s.next;
+  const uint16_t mask = s.mask;
+  const uint16_t room = n < s.num_free ? n : s.num_free;
+  uint16_t d = s.free_head, avail = s.avail_idx, i = 0;
+  uint64_t b = 0;
+  for (; i < room; ++i) {
+    Packet* p = pkts[i];
+    if (!Gr::tx_plain(p, hdr)) break;
+    const uint32_t off = p->data_off - hdr, len = uint32_t{p->data_len} + hdr;
+    Gr::zero_header(p->buf_addr + off, hdr);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + d), _mm_set_epi64x(len, static_cast<long long>(p->buf_iova + off)));
+    tokens[d] = p;
+    last[d] = d;
+    ndesc[d] = 1;
+    cap[d] = 0;  // device-readable: no length to report
+    avail_ring[avail & mask] = d;
+    ++avail;
+    d = next[d];
+    b += p->data_len;
+  }
+  s.free_head = d;
+  s.avail_idx = avail;
+  s.num_free = static_cast<uint16_t>(s.num_free - i);
+  s.inflight = static_cast<uint16_t>(s.inflight + i);
+  bytes += b;
+  return i;
+}
+
+template <SimdLevel L>
+uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
+  using Gr = Group<L>;
+  ring::PackedDesc* const desc = s.desc;  // locals: see split_add
+  Packet** const tokens = s.tokens;
+  uint16_t* const ndesc = s.ndesc;
+  uint32_t* const cap = s.cap;
+  const uint16_t* const id_next = s.id_next;
+  uint16_t* const pending_head = s.pending_head;
+  uint16_t* const pending_flags = s.pending_flags;
+  const uint16_t size = s.size;
+  const uint16_t room = n < s.num_free ? n : s.num_free;
+  uint16_t free_id = s.free_id, next_avail = s.next_avail, unpublished = s.unpublished, lap_flags = s.lap_flags, i = 0;
+  bool avail_wrap = s.avail_wrap;
+  uint64_t b = 0;
+  for (; i < room; ++i) {
+    Packet* p = pkts[i];
+    if (!Gr::tx_plain(p, hdr)) break;
+    const uint32_t off = p->data_off - hdr, len = uint32_t{p->data_len} + hdr;
+    Gr::zero_header(p->buf_addr + off, hdr);
+    const uint16_t id = free_id;
+    free_id = id_next[id];
+    // addr, len, id now; the flags wait for packed_publish (§2.8.21).
+    desc[next_avail].addr = p->buf_iova + off;
+    desc[next_avail].len = len;
+    desc[next_avail].id = id;
+    tokens[id] = p;
+    ndesc[id] = 1;
+    cap[id] = 0;
+    pending_head[unpublished] = next_avail;
+    pending_flags[unpublished] = lap_flags;
+    ++unpublished;
+    if (++next_avail == size) {
+      next_avail = 0;
+      avail_wrap = !avail_wrap;
+      lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
+    }
+    b += p->data_len;
+  }
+  s.free_id = free_id;
+  s.next_avail = next_avail;
+  s.avail_wrap = avail_wrap;
+  s.lap_flags = lap_flags;
+  s.unpublished = unpublished;
+  s.inflight = static_cast<uint16_t>(s.inflight + i);
+  s.num_free = static_cast<uint16_t>(s.num_free - i);
+  s.unpublished_desc = static_cast<uint16_t>(s.unpublished_desc + i);
+  bytes += b;
+  return i;
+}
+
 // Packed ring, any order: a group is 4 consecutive descriptors, one 64-byte
 // line (virtio-v1.2 §2.8.13): flags acquired and checked at once, ids and
-// lengths pulled out of the line with one (AVX-512), two (AVX2) or four
-// (SSE4.2) loads, tokens and caps gathered, retired in ring order exactly as
+// lengths loaded field by field (gathered on AVX2/AVX-512), tokens and caps
+// gathered, all checked as one group, retired in ring order exactly as
 // PackedRing::reap does (free ids pushed in the same order).
 template <SimdLevel L>
 template <bool Rx>
@@ -98,9 +194,8 @@ uint16_t Kernels<L>::packed_take(PackedState& s, const RxHead* h, Packet** out, 
   while (max - done >= 4 && published - done >= 4) {
     if (next_used + 4 > size) break;  // the group wraps the ring: left to the scalar reap
     uint32_t* const len = Rx ? rx_len : lens + done;
-    if (!Gr::packed(desc + next_used, used_wrap, uint32_t{size} - 1u, tokens, cap, id, out + done, len) ||
-        !Gr::singles(ndesc, id, 4))
-      break;
+    if (!Gr::packed(desc + next_used, used_wrap, uint32_t{size} - 1u, tokens, cap, id, out + done, len, rx.hdr)) break;
+    if (!Rx && !Gr::singles(ndesc, id, 4)) break;  // RX: singles only, see split_take
     if constexpr (Rx) {
       if (!Gr::rx_finish(rx, out + done, len, 4, b)) break;
     }

@@ -91,6 +91,20 @@ struct VectorPath {
     return k;
   }
 
+  // TX fused (Kernels<L>::*_tx): the leading plain packets; tx_burst's
+  // body takes the rest.
+  template <VectorRing Ring>
+  static uint16_t tx(Ring& r, uint16_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
+    using I = ring::RingInternals<Ring>;
+    if (n == 0 || !I::usable(r)) return 0;
+    auto s = I::load(r);
+    uint16_t k;
+    if constexpr (Ring::kind == ring::RingKind::split) k = Kernels<L>::split_tx(s, hdr, pkts, n, bytes);
+    else k = Kernels<L>::packed_tx(s, hdr, pkts, n, bytes);
+    if (k != 0) I::store(r, s);
+    return k;
+  }
+
   template <VectorRing Ring>
   static uint16_t add_singles(Ring& r, std::span<Packet* const> pkts, SegRule rule) noexcept {
     using I = ring::RingInternals<Ring>;

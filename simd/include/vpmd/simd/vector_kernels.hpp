@@ -36,6 +36,11 @@ struct Kernels {
   // num_buffers != 1), which the body then takes. Adds the bytes delivered.
   static uint16_t split_rx(SplitState& s, const RxHead& h, Packet** out, uint16_t max, uint64_t& bytes) noexcept;
   static uint16_t packed_rx(PackedState& s, const RxHead& h, Packet** out, uint16_t max, uint64_t& bytes) noexcept;
+  // TX fused: the leading plain packets (one segment, headroom >= hdr) of
+  // pkts, as many as fit: header zeroed, added as add_singles adds them.
+  // Returns how many; adds their data bytes.
+  static uint16_t split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept;
+  static uint16_t packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept;
 
  private:
   // The one group loop behind reap (Rx = false: tokens and lens out) and rx.

@@ -41,9 +41,7 @@ uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, ui
     if (slot + G > size) break;  // the group wraps the used ring: left to the scalar reap
     uint32_t* const len = Rx ? rx_len : lens + done;
     if (!Gr::split(used + size_t{slot} * 8, mask, tokens, cap, id, out + done, len, rx.hdr)) break;
-    // An RX ring holds single descriptors only (rx_refill is its one
-    // producer and adds singles); a TX ring may hold chains.
-    if (!Rx && !Gr::singles(ndesc, id, G)) break;
+    if (!Gr::singles(ndesc, id, G)) break;  // chains: the scalar reap
     if constexpr (Rx) {
       if (!Gr::rx_finish(rx, out + done, len, G, b)) break;
     }
@@ -195,7 +193,7 @@ uint16_t Kernels<L>::packed_take(PackedState& s, const RxHead* h, Packet** out, 
     if (next_used + 4 > size) break;  // the group wraps the ring: left to the scalar reap
     uint32_t* const len = Rx ? rx_len : lens + done;
     if (!Gr::packed(desc + next_used, used_wrap, uint32_t{size} - 1u, tokens, cap, id, out + done, len, rx.hdr)) break;
-    if (!Rx && !Gr::singles(ndesc, id, 4)) break;  // RX: singles only, see split_take
+    if (!Gr::singles(ndesc, id, 4)) break;  // chains: the scalar reap
     if constexpr (Rx) {
       if (!Gr::rx_finish(rx, out + done, len, 4, b)) break;
     }

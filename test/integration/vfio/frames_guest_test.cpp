@@ -4,13 +4,19 @@
 // every payload byte checked; then the other direction; then stop, and every
 // packet is back in the pool.
 //
-//   frames_guest_test [--frames N] [--jumbo]
+//   frames_guest_test [--frames N] [--jumbo] [--max-simd sse4.2|avx2|avx512]
+//
+// --max-simd forces the vector burst paths (issue #8) at that level, with
+// IN_ORDER left off (the vector kernels serve the any-order rings): the path
+// line must name that level, or the check says which level the guest's CPU
+// lacks (QEMU's TCG `-cpu max` has SSE4.2 and AVX2, not AVX-512).
 #include <time.h>
 
 #include <cstring>
 
 #include "guest_check.hpp"
 #include "vpmd/port.hpp"
+#include "vpmd/simd/cpu.hpp"
 
 using namespace vpmd;
 
@@ -135,16 +141,32 @@ bool one_way(guest::Checker& c, Port& a, Port& b, PacketPool& pool, uint32_t fra
 int main(int argc, char** argv) {
   uint32_t frames = 3000;
   bool jumbo = false;
+  PortConfig cfg;
+  std::string vector_level;  // empty: the default path
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--frames") == 0 && i + 1 < argc) frames = static_cast<uint32_t>(std::atoi(argv[++i]));
     else if (std::strcmp(argv[i], "--jumbo") == 0) jumbo = true;
+    else if (std::strcmp(argv[i], "--max-simd") == 0 && i + 1 < argc) vector_level = argv[++i];
   }
   guest::Checker c;
+  if (!vector_level.empty()) {
+    using simd::SimdLevel;
+    SimdLevel want = SimdLevel::scalar;
+    for (SimdLevel l : {SimdLevel::sse42, SimdLevel::avx2, SimdLevel::avx512})
+      if (vector_level == simd::to_string(l)) want = l;
+    if (!c.check(want != SimdLevel::scalar, "--max-simd " + vector_level + " names a vector level")) return c.finish();
+    const auto caps = simd::detect_cpu();
+    if (!c.check(simd::best_level(caps) >= want, "guest CPU runs vector level " + vector_level + " (it has " +
+                                                     simd::describe_cpu(caps) + ")"))
+      return c.finish();
+    cfg.max_simd = want;
+    cfg.in_order = false;  // the vector kernels serve the any-order rings
+  }
   const auto nics = guest::guest_nics();
   if (!c.check(nics.size() >= 2, "two NICs")) return c.finish();
-  auto a = Port::open("pci:" + nics[0]);
+  auto a = Port::open("pci:" + nics[0], cfg);
   if (!c.check_ok(a, "open port A " + nics[0])) return c.finish();
-  auto b = Port::open("pci:" + nics[1]);
+  auto b = Port::open("pci:" + nics[1], cfg);
   if (!c.check_ok(b, "open port B " + nics[1])) return c.finish();
   std::printf("# A: %s, %s\n# path: %s\n", (*a)->transport().c_str(), (*a)->features_string().c_str(), "");
   auto pool = PacketPool::create({.count = 8191, .cache_size = 256, .mapper = &(*a)->dma_mapper(), .name = "frames"});
@@ -180,6 +202,8 @@ int main(int argc, char** argv) {
     c.check_ok(p->tx_queue_setup(0, 0, &pl), "TX queue setup");
     if (!c.check_ok(p->start(), "start")) return c.finish();
     std::printf("# path: %s\n", p->path().c_str());
+    if (!vector_level.empty())
+      c.check(p->path().find("vector-" + vector_level) != std::string::npos, "the vector path " + vector_level + " runs");
   }
   c.check((*a)->link_up() && (*b)->link_up(), "both links up");
   std::array<Packet*, 8> none{};

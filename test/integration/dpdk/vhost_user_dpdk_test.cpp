@@ -1,6 +1,7 @@
 // vpmd's vhost-user transport against DPDK's vhost back end (dpdk-testpmd
 // with net_vhost): frames counted, checked byte for byte, in every ring
-// configuration, and a back end killed and restarted under traffic.
+// configuration (and on the vector burst paths at every level the CPU has),
+// and a back end killed and restarted under traffic.
 #define CATCH_CONFIG_RUNNER
 #include <unistd.h>
 
@@ -14,6 +15,7 @@
 #include "frames.hpp"
 #include "testpmd_peer.hpp"
 #include "vpmd/port.hpp"
+#include "vpmd/simd/cpu.hpp"
 
 using namespace vpmd;
 using namespace vpmd::test;
@@ -31,17 +33,34 @@ std::string scratch() {
 
 struct Config {
   bool packed, in_order, mrg;
+  // The vector burst paths (issue #8) at this level; scalar: the default path.
+  simd::SimdLevel max_simd = simd::SimdLevel::scalar;
   std::string knobs() const {
     return std::string(",packed=") + (packed ? "1" : "0") + ",in_order=" + (in_order ? "1" : "0") +
            ",mrg_rxbuf=" + (mrg ? "1" : "0");
   }
+  std::string describe() const { return knobs() + " max_simd=" + simd::to_string(max_simd); }
 };
 
+// Every ring configuration on the default path, then the any-order ones
+// (the vector kernels' rings) on the vector paths at each level this CPU
+// has; a level it lacks is said once, on stderr.
 std::vector<Config> matrix() {
   std::vector<Config> m;
   for (bool packed : {false, true})
     for (bool in_order : {false, true})
       for (bool mrg : {true, false}) m.push_back({packed, in_order, mrg});
+  const auto caps = simd::detect_cpu();
+  for (auto level : {simd::SimdLevel::sse42, simd::SimdLevel::avx2, simd::SimdLevel::avx512}) {
+    if (simd::best_level(caps) < level) {
+      static bool said = false;
+      if (!said) std::fprintf(stderr, "skipped: vector level %s and above (CPU: %s)\n", simd::to_string(level), simd::describe_cpu(caps));
+      said = true;
+      break;
+    }
+    for (bool packed : {false, true})
+      for (bool mrg : {true, false}) m.push_back({packed, false, mrg, level});
+  }
   return m;
 }
 
@@ -51,8 +70,8 @@ struct Rig {
   std::unique_ptr<PacketPool> pool;
   std::string error;
 
-  Rig(const std::string& spec, uint16_t ring = 256) {
-    auto p = Port::open(spec);
+  Rig(const std::string& spec, uint16_t ring = 256, simd::SimdLevel max_simd = simd::SimdLevel::scalar) {
+    auto p = Port::open(spec, PortConfig{.max_simd = max_simd});
     if (!p) {
       error = p.error().message;
       return;
@@ -68,6 +87,10 @@ struct Rig {
     if (r) r = port->tx_queue_setup(0, ring, pool.get());
     if (r) r = port->start();
     if (!r) error = r.error().message;
+    // Forced vector paths must be the ones that run.
+    const std::string want = std::string("vector-") + simd::to_string(max_simd);
+    if (r && max_simd != simd::SimdLevel::scalar && port->path().find(want) == std::string::npos)
+      error = "asked for " + want + ", running " + port->path();
   }
   ~Rig() {
     if (port) port->stop();  // every packet back in the pool
@@ -104,10 +127,10 @@ TEST_CASE("back end in rxonly counts exactly the frames vpmd sends, every ring c
   TestpmdPeer peer(peer_options("rxonly"));
   REQUIRE(peer.start());
   for (const Config& c : matrix()) {
-    INFO("config" << c.knobs());
+    INFO("config" << c.describe());
     auto before = peer.counters();
     REQUIRE(before);
-    Rig rig(spec_for(peer_options("rxonly").socket, c));
+    Rig rig(spec_for(peer_options("rxonly").socket, c), 256, c.max_simd);
     REQUIRE(rig.error == "");
     constexpr uint64_t n = 100000;
     uint64_t sent = 0;
@@ -138,8 +161,8 @@ TEST_CASE("back end in txonly: vpmd receives testpmd's UDP frames intact, every 
   TestpmdPeer peer(peer_options("txonly"));
   REQUIRE(peer.start());
   for (const Config& c : matrix()) {
-    INFO("config" << c.knobs());
-    Rig rig(spec_for(peer_options("txonly").socket, c));
+    INFO("config" << c.describe());
+    Rig rig(spec_for(peer_options("txonly").socket, c), 256, c.max_simd);
     REQUIRE(rig.error == "");
     uint64_t got = 0, bad = 0;
     std::string first_bad;
@@ -219,8 +242,8 @@ TEST_CASE("back end in macswap: every frame comes back swapped and intact, every
   TestpmdPeer peer(peer_options("macswap"));
   REQUIRE(peer.start());
   for (const Config& c : matrix()) {
-    INFO("config" << c.knobs());
-    Rig rig(spec_for(peer_options("macswap").socket, c));
+    INFO("config" << c.describe());
+    Rig rig(spec_for(peer_options("macswap").socket, c), 256, c.max_simd);
     REQUIRE(rig.error == "");
     std::vector<uint32_t> sizes = {60, 64, 65, 128, 511, 1000, 1514, 2048};
     if (c.mrg) sizes.insert(sizes.end(), {3000, 4000, 9000});  // multi-segment TX, num_buffers > 1 on RX

@@ -195,6 +195,7 @@ int main(int argc, char** argv) {
   const char* json = nullptr;
   const char* only = nullptr;  // run one row (for profiling)
   bool quick = false;
+  std::uint64_t iters_arg = 0;  // --iters: for instruction counts (callgrind) at two sizes
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) {
       quick = true;
@@ -202,12 +203,14 @@ int main(int argc, char** argv) {
       json = argv[++i];
     } else if (std::strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
       only = argv[++i];
+    } else if (std::strcmp(argv[i], "--iters") == 0 && i + 1 < argc) {
+      iters_arg = std::strtoull(argv[++i], nullptr, 10);  // bulks per row (x4 on the cache rows)
     } else {
-      std::fprintf(stderr, "usage: %s [--quick] [--json FILE] [--only ROW]\n", argv[0]);
+      std::fprintf(stderr, "usage: %s [--quick] [--json FILE] [--only ROW] [--iters N]\n", argv[0]);
       return 2;
     }
   }
-  const std::uint64_t iters = quick ? 20'000 : 4'000'000;
+  const std::uint64_t iters = iters_arg != 0 ? iters_arg : quick ? 20'000 : 4'000'000;
   pin(0);
   std::vector<Figure> figs;
   auto want = [only](const char* row) { return only == nullptr || std::strcmp(only, row) == 0; };

@@ -89,24 +89,34 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
   uint32_t* const cap = s.cap;
   const uint16_t* const next = s.next;
   const uint16_t mask = s.mask;
+  // A header size zero_header does not cover: tx_burst's body does it all.
+  if (hdr < Gr::min_zeroed || hdr > Gr::max_zeroed) return 0;
   const uint16_t room = n < s.num_free ? n : s.num_free;
   uint16_t d = s.free_head, avail = s.avail_idx, i = 0;
   uint64_t b = 0;
-  for (; i < room; ++i) {
-    Packet* p = pkts[i];
-    if (!Gr::tx_plain(p, hdr)) break;
-    const uint32_t off = p->data_off - hdr, len = uint32_t{p->data_len} + hdr;
-    Gr::zero_header(p->buf_addr + off, hdr);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + d), _mm_set_epi64x(len, static_cast<long long>(p->buf_iova + off)));
-    tokens[d] = p;
-    last[d] = d;
-    ndesc[d] = 1;
-    cap[d] = 0;  // device-readable: no length to report
-    avail_ring[avail & mask] = d;
-    ++avail;
-    d = next[d];
-    b += p->data_len;
-  }
+  // One loop per usual header size (H; 0: any other), so that the size is
+  // a constant and frees a register in a loop that needs them all.
+  const auto run = [&]<uint32_t H>() {
+    const uint32_t hs = H != 0 ? H : hdr;
+    for (; i < room; ++i) {
+      Packet* p = pkts[i];
+      if (!Gr::tx_plain(p, hs)) break;
+      const uint32_t off = p->data_off - hs, len = uint32_t{p->data_len} + hs;
+      Gr::zero_header(p->buf_addr + off, hs);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + d), _mm_set_epi64x(len, static_cast<long long>(p->buf_iova + off)));
+      tokens[d] = p;
+      last[d] = d;
+      ndesc[d] = 1;
+      cap[d] = 0;  // device-readable: no length to report
+      avail_ring[avail & mask] = d;
+      ++avail;
+      d = next[d];
+      b += p->data_len;
+    }
+  };
+  if (hdr == 12) run.template operator()<12>();
+  else if (hdr == 10) run.template operator()<10>();
+  else run.template operator()<0>();
   s.free_head = d;
   s.avail_idx = avail;
   s.num_free = static_cast<uint16_t>(s.num_free - i);
@@ -126,34 +136,42 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
   uint16_t* const pending_head = s.pending_head;
   uint16_t* const pending_flags = s.pending_flags;
   const uint16_t size = s.size;
+  // A header size zero_header does not cover: tx_burst's body does it all.
+  if (hdr < Gr::min_zeroed || hdr > Gr::max_zeroed) return 0;
   const uint16_t room = n < s.num_free ? n : s.num_free;
   uint16_t free_id = s.free_id, next_avail = s.next_avail, unpublished = s.unpublished, lap_flags = s.lap_flags, i = 0;
   bool avail_wrap = s.avail_wrap;
   uint64_t b = 0;
-  for (; i < room; ++i) {
-    Packet* p = pkts[i];
-    if (!Gr::tx_plain(p, hdr)) break;
-    const uint32_t off = p->data_off - hdr, len = uint32_t{p->data_len} + hdr;
-    Gr::zero_header(p->buf_addr + off, hdr);
-    const uint16_t id = free_id;
-    free_id = id_next[id];
-    // addr, len, id now; the flags wait for packed_publish (§2.8.21).
-    desc[next_avail].addr = p->buf_iova + off;
-    desc[next_avail].len = len;
-    desc[next_avail].id = id;
-    tokens[id] = p;
-    ndesc[id] = 1;
-    cap[id] = 0;
-    pending_head[unpublished] = next_avail;
-    pending_flags[unpublished] = lap_flags;
-    ++unpublished;
-    if (++next_avail == size) {
-      next_avail = 0;
-      avail_wrap = !avail_wrap;
-      lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
+  const auto run = [&]<uint32_t H>() {  // one loop per header size: see split_tx
+    const uint32_t hs = H != 0 ? H : hdr;
+    for (; i < room; ++i) {
+      Packet* p = pkts[i];
+      if (!Gr::tx_plain(p, hs)) break;
+      const uint32_t off = p->data_off - hs, len = uint32_t{p->data_len} + hs;
+      Gr::zero_header(p->buf_addr + off, hs);
+      const uint16_t id = free_id;
+      free_id = id_next[id];
+      // addr, len, id now; the flags wait for packed_publish (§2.8.21).
+      desc[next_avail].addr = p->buf_iova + off;
+      desc[next_avail].len = len;
+      desc[next_avail].id = id;
+      tokens[id] = p;
+      ndesc[id] = 1;
+      cap[id] = 0;
+      pending_head[unpublished] = next_avail;
+      pending_flags[unpublished] = lap_flags;
+      ++unpublished;
+      if (++next_avail == size) {
+        next_avail = 0;
+        avail_wrap = !avail_wrap;
+        lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
+      }
+      b += p->data_len;
     }
-    b += p->data_len;
-  }
+  };
+  if (hdr == 12) run.template operator()<12>();
+  else if (hdr == 10) run.template operator()<10>();
+  else run.template operator()<0>();
   s.free_id = free_id;
   s.next_avail = next_avail;
   s.avail_wrap = avail_wrap;

@@ -18,7 +18,7 @@ namespace vpmd::simd {
 // (last[id] == id for a single), the same counters.
 
 template <SimdLevel L>
-template <bool Rx>
+template <int Mode>
 uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max,
                                 uint64_t& bytes) noexcept {
   using Gr = Group<L>;
@@ -30,15 +30,17 @@ uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, ui
   const uint32_t* const cap = s.cap;
   const uint16_t* const ndesc = s.ndesc;
   uint16_t* const next = s.next;
-  const uint16_t mask = s.mask, size = s.size;
-  const auto rx = Gr::Rx::of(h);
+  const uint16_t mask = s.mask;
+  constexpr bool Rx = Mode != reap_mode;
+  auto rx = Gr::Rx::of(h);
+  rx.mergeable = Mode == rx_mrg_mode;  // a constant in each instantiation
   uint64_t b = 0;  // a local: `bytes` could alias the packets written
   uint16_t last_used = s.last_used, fh = s.free_head, done = 0;
   alignas(64) uint32_t id[G];
   alignas(64) uint32_t rx_len[G];
   while (avail - done >= G) {
     const auto slot = static_cast<uint16_t>(last_used & mask);
-    if (slot + G > size) break;  // the group wraps the used ring: left to the scalar reap
+    if (slot + (G - 1) > mask) break;  // the group wraps the used ring: left to the scalar reap
     uint32_t* const len = Rx ? rx_len : lens + done;
     if (!Gr::split(used + size_t{slot} * 8, mask, tokens, cap, id, out + done, len, rx.hdr)) break;
     if (!Gr::singles(ndesc, id, G)) break;  // chains: the scalar reap
@@ -65,12 +67,13 @@ uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, ui
 template <SimdLevel L>
 uint16_t Kernels<L>::split_reap(SplitState& s, Packet** toks, uint32_t* lens, uint16_t max) noexcept {
   uint64_t unused = 0;
-  return split_take<false>(s, nullptr, toks, lens, max, unused);
+  return split_take<reap_mode>(s, nullptr, toks, lens, max, unused);
 }
 
 template <SimdLevel L>
 uint16_t Kernels<L>::split_rx(SplitState& s, const RxHead& h, Packet** out, uint16_t max, uint64_t& bytes) noexcept {
-  return split_take<true>(s, &h, out, nullptr, max, bytes);
+  return h.mergeable ? split_take<rx_mrg_mode>(s, &h, out, nullptr, max, bytes)
+                     : split_take<rx_mode>(s, &h, out, nullptr, max, bytes);
 }
 
 // TX fused: tx_burst's run of plain packets (one segment, headroom for the
@@ -190,7 +193,7 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
 // gathered, all checked as one group, retired in ring order exactly as
 // PackedRing::reap does (free ids pushed in the same order).
 template <SimdLevel L>
-template <bool Rx>
+template <int Mode>
 uint16_t Kernels<L>::packed_take(PackedState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max,
                                  uint64_t& bytes) noexcept {
   using Gr = Group<L>;
@@ -201,7 +204,9 @@ uint16_t Kernels<L>::packed_take(PackedState& s, const RxHead* h, Packet** out, 
   uint16_t* const id_next = s.id_next;
   const uint16_t size = s.size;
   const auto published = static_cast<uint16_t>(s.inflight - s.unpublished);
-  const auto rx = Gr::Rx::of(h);
+  constexpr bool Rx = Mode != reap_mode;
+  auto rx = Gr::Rx::of(h);
+  rx.mergeable = Mode == rx_mrg_mode;  // a constant in each instantiation
   uint64_t b = 0;  // a local: `bytes` could alias the packets written
   uint16_t next_used = s.next_used, free_id = s.free_id, done = 0;
   bool used_wrap = s.used_wrap;
@@ -240,12 +245,13 @@ uint16_t Kernels<L>::packed_take(PackedState& s, const RxHead* h, Packet** out, 
 template <SimdLevel L>
 uint16_t Kernels<L>::packed_reap(PackedState& s, Packet** toks, uint32_t* lens, uint16_t max) noexcept {
   uint64_t unused = 0;
-  return packed_take<false>(s, nullptr, toks, lens, max, unused);
+  return packed_take<reap_mode>(s, nullptr, toks, lens, max, unused);
 }
 
 template <SimdLevel L>
 uint16_t Kernels<L>::packed_rx(PackedState& s, const RxHead& h, Packet** out, uint16_t max, uint64_t& bytes) noexcept {
-  return packed_take<true>(s, &h, out, nullptr, max, bytes);
+  return h.mergeable ? packed_take<rx_mrg_mode>(s, &h, out, nullptr, max, bytes)
+                     : packed_take<rx_mode>(s, &h, out, nullptr, max, bytes);
 }
 
 // Split ring, any order: n single descriptors from the free list, each

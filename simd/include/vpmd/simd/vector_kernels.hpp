@@ -43,10 +43,12 @@ struct Kernels {
   static uint16_t packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept;
 
  private:
-  // The one group loop behind reap (Rx = false: tokens and lens out) and rx.
-  template <bool Rx>
+  // The one group loop behind reap (tokens and lens out) and rx (without
+  // and with MRG_RXBUF), one instantiation per mode.
+  static constexpr int reap_mode = 0, rx_mode = 1, rx_mrg_mode = 2;
+  template <int Mode>
   static uint16_t split_take(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max, uint64_t& bytes) noexcept;
-  template <bool Rx>
+  template <int Mode>
   static uint16_t packed_take(PackedState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max, uint64_t& bytes) noexcept;
 };
 

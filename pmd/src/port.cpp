@@ -150,7 +150,7 @@ static Result<uint16_t> pick_size(Transport& t, uint16_t queue, uint16_t wanted,
   return size;
 }
 
-Result<void> Port::rx_queue_setup(uint16_t q, uint16_t ring_size, PacketPool& pool) {
+Result<void> Port::rx_queue_setup(uint16_t q, uint16_t ring_size, PacketPool& pool, PacketPool::Cache* cache) {
   if (started_) return make_error(EBUSY, "stop the port before setting up queues");
   if (q >= impl_->rx_setup.size()) return make_error(EINVAL, "no RX queue " + std::to_string(q));
   if (pool.mapper() != &dma_mapper())
@@ -164,17 +164,21 @@ Result<void> Port::rx_queue_setup(uint16_t q, uint16_t ring_size, PacketPool& po
                                   std::to_string(*size) + ": give it at least ring size + bursts in flight + caches");
   if (pool.headroom() < net_hdr_size(d.features()))
     return make_error(EINVAL, "pool headroom is smaller than the virtio-net header");
-  impl_->rx_setup[q] = {*size, &pool};
+  if (cache != nullptr && cache->pool() != &pool)
+    return make_error(EINVAL, "the cache given for RX queue " + std::to_string(q) + " belongs to another pool");
+  impl_->rx_setup[q] = {*size, &pool, cache};
   return {};
 }
 
-Result<void> Port::tx_queue_setup(uint16_t q, uint16_t ring_size, PacketPool* free_pool) {
+Result<void> Port::tx_queue_setup(uint16_t q, uint16_t ring_size, PacketPool* free_pool, PacketPool::Cache* cache) {
   if (started_) return make_error(EBUSY, "stop the port before setting up queues");
   if (q >= impl_->tx_setup.size()) return make_error(EINVAL, "no TX queue " + std::to_string(q));
   VirtioDevice& d = *impl_->dev;
   auto size = pick_size(d.transport(), tx_queue_index(q), ring_size, d.has(net_feature::ring_packed));
   if (!size) return size.error();
-  impl_->tx_setup[q] = {*size, free_pool, true};
+  if (cache != nullptr && (free_pool == nullptr || cache->pool() != free_pool))
+    return make_error(EINVAL, "the cache given for TX queue " + std::to_string(q) + " is not a cache of its free_pool");
+  impl_->tx_setup[q] = {*size, free_pool, true, cache};
   return {};
 }
 

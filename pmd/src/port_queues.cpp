@@ -64,11 +64,13 @@ struct RxHolder final : QueueHolder {
       Packet* next = p->next;
       p->next = nullptr;
       p->nb_segs = 1;
-      q.pool->free(p, cache.get());
+      q.pool->free(p, cache.get());  // see below
       p = next;
     }
     q.partial = q.partial_tail = nullptr;
     q.partial_left = 0;
+    // Only the queue's own cache: a caller's cache belongs to the polling
+    // thread, and stop() may run on another one.
     q.ring.detach_all([this](Packet* p) { q.pool->free(p, cache.get()); });
   }
   const simd::QueueStats& stats() const override { return q.stats; }
@@ -100,17 +102,21 @@ Result<std::unique_ptr<QueueHolder>> rx_for(IovaMapper& mapper, const QueueParam
   auto h = std::make_unique<RxHolder<Ring>>(std::move(r->mem), std::move(r->ring));
   auto& q = h->q;
   q.pool = s.pool;
-  if (s.pool->cache_size() != 0) {
+  if (s.cache == nullptr && s.pool->cache_size() != 0) {
     auto c = s.pool->make_cache();
     if (!c) return c.error();
     h->cache = std::move(*c);
   }
-  q.cache = h->cache.get();
+  q.cache = s.cache != nullptr ? s.cache : h->cache.get();
   q.hdr_size = p.hdr_size;
   q.post_off = static_cast<uint16_t>(s.pool->headroom() - p.hdr_size);
   q.post_len = static_cast<uint32_t>(s.pool->data_room()) + p.hdr_size;
   q.mergeable = (p.features & net_feature::mrg_rxbuf) != 0;
-  q.refill_threshold = static_cast<uint16_t>(std::max(1, std::min(32, s.size / 2)));
+  // Refill whatever was consumed, every burst (as DPDK's in-order RX does):
+  // at full rate that is a burst's worth anyway, and at low rate (one frame
+  // in flight) the work stays small and constant instead of a 32-buffer
+  // refill every 32nd packet, which showed as a step in ping-pong p99.
+  q.refill_threshold = 1;
   q.port_id = p.port_id;
   q.queue_id = p.queue_id;
   return std::unique_ptr<QueueHolder>(std::move(h));
@@ -126,14 +132,17 @@ Result<std::unique_ptr<QueueHolder>> tx_for(IovaMapper& mapper, const QueueParam
   q.hdr_slots = h->mem.ring.va + hdr_off;
   q.hdr_slots_iova = h->mem.ring.iova + hdr_off;
   q.hdr_size = p.hdr_size;
-  q.reclaim_threshold = static_cast<uint16_t>(std::max(1, std::min(32, s.size / 4)));
-  if (s.free_pool != nullptr && s.free_pool->cache_size() != 0) {
+  // Reclaim once more than 32 packets are in flight, a little every burst,
+  // rather than nearly the whole ring at once when it runs full (a latency
+  // spike once per ring's worth of packets).
+  q.reclaim_threshold = static_cast<uint16_t>(std::max(1, s.size - 32));
+  if (s.cache == nullptr && s.free_pool != nullptr && s.free_pool->cache_size() != 0) {
     auto c = s.free_pool->make_cache();
     if (!c) return c.error();
     h->cache = std::move(*c);
   }
   q.free_pool = s.free_pool;
-  q.cache = h->cache.get();
+  q.cache = s.cache != nullptr ? s.cache : h->cache.get();
   return std::unique_ptr<QueueHolder>(std::move(h));
 }
 

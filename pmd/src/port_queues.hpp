@@ -28,11 +28,13 @@ struct QueueHolder {
 struct RxSetup {
   uint16_t size = 0;
   PacketPool* pool = nullptr;
+  PacketPool::Cache* cache = nullptr;  // the caller's (polling thread's), or nullptr: the queue's own
 };
 struct TxSetup {
   uint16_t size = 0;
   PacketPool* free_pool = nullptr;
   bool configured = false;
+  PacketPool::Cache* cache = nullptr;
 };
 
 struct QueueParams {

@@ -142,7 +142,7 @@ int main(int argc, char** argv) {
   PacketPool& pl = **pool;
   auto cache = pl.make_cache();
   if (!cache) return fail("pool cache: " + cache.error().message);
-  if (auto r = start_ports(o, *ports, pl); !r) {
+  if (auto r = start_ports(o, *ports, pl, cache->get()); !r) {
     for (FwdPort& p : *ports) p.port->stop();
     return fail(r.error().message);
   }

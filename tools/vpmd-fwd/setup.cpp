@@ -54,11 +54,13 @@ Result<std::unique_ptr<PacketPool>> create_pool(const Options& o, std::vector<Fw
   return pool;
 }
 
-Result<void> start_ports(const Options& o, std::vector<FwdPort>& ports, PacketPool& pool) {
+Result<void> start_ports(const Options& o, std::vector<FwdPort>& ports, PacketPool& pool, PacketPool::Cache* cache) {
+  // One thread polls every queue: they all share its cache, as DPDK's queues
+  // share the lcore's mempool cache.
   for (FwdPort& p : ports) {
-    if (auto r = p.port->rx_queue_setup(0, o.ring_size, pool); !r)
+    if (auto r = p.port->rx_queue_setup(0, o.ring_size, pool, cache); !r)
       return make_error(r.error().code, "port " + p.spec + " RX queue: " + r.error().message);
-    if (auto r = p.port->tx_queue_setup(0, o.ring_size, &pool); !r)
+    if (auto r = p.port->tx_queue_setup(0, o.ring_size, &pool, cache); !r)
       return make_error(r.error().code, "port " + p.spec + " TX queue: " + r.error().message);
     if (auto r = p.port->start(); !r) return make_error(r.error().code, "port " + p.spec + " start: " + r.error().message);
   }

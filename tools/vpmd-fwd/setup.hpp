@@ -14,7 +14,7 @@ Result<std::vector<FwdPort>> open_ports(const Options& o);
 // the VFIO container, so the mapper is the same one).
 Result<std::unique_ptr<PacketPool>> create_pool(const Options& o, std::vector<FwdPort>& ports);
 // One RX and one TX queue per port, then start.
-Result<void> start_ports(const Options& o, std::vector<FwdPort>& ports, PacketPool& pool);
+Result<void> start_ports(const Options& o, std::vector<FwdPort>& ports, PacketPool& pool, PacketPool::Cache* cache);
 // Transport, features, MAC, link, MTU and the chosen burst path with its reasons.
 void print_ports(const Options& o, std::vector<FwdPort>& ports);
 

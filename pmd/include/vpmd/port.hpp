@@ -64,10 +64,17 @@ class Port {
 
   // ring_size 0: the device's maximum (at most 1024). The pool must hold more
   // packets than the ring and have been created with dma_mapper().
-  Result<void> rx_queue_setup(uint16_t q, uint16_t ring_size, PacketPool& pool);
-  // free_pool: the pool most sent packets come from; they are freed through a
-  // per-queue cache (others go back to their own pools).
-  Result<void> tx_queue_setup(uint16_t q, uint16_t ring_size, PacketPool* free_pool = nullptr);
+  // cache: the polling thread's cache of `pool` (as DPDK's per-lcore mempool
+  // cache), shared with the application and the TX queue so that packets
+  // flowing in a circle never spill to the pool's ring; the caller promises
+  // every user of that cache runs on one thread. nullptr: the queue makes
+  // its own.
+  Result<void> rx_queue_setup(uint16_t q, uint16_t ring_size, PacketPool& pool, PacketPool::Cache* cache = nullptr);
+  // free_pool: the pool most sent packets come from; they are freed through
+  // `cache` (a cache of free_pool, as above) or a per-queue cache; packets of
+  // other pools go back to their own.
+  Result<void> tx_queue_setup(uint16_t q, uint16_t ring_size, PacketPool* free_pool = nullptr,
+                              PacketPool::Cache* cache = nullptr);
   Result<void> start();
   // Resets the device (no more DMA), returns every posted and in-flight
   // packet to its pool, and unbinds the bursts (they return 0).

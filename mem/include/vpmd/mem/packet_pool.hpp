@@ -53,6 +53,7 @@ class PacketPool {
     std::uint32_t size() const noexcept { return size_; }
     std::uint32_t flush_threshold() const noexcept { return flush_threshold_; }
     std::uint32_t count() const noexcept { return len_.load(std::memory_order_relaxed); }
+    PacketPool* pool() const noexcept { return pool_; }
 
    private:
     friend class PacketPool;

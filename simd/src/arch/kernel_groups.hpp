@@ -196,10 +196,11 @@ struct Group {
       Packet* const p1 = tok[j + 1];
       Packet* const p2 = tok[j + 2];
       Packet* const p3 = tok[j + 3];
+      // &p->port is only 4-aligned: 8-byte stores of the unaligned kind (movq).
       _mm_storel_epi64(reinterpret_cast<__m128i*>(&p0->port), lo);
-      _mm_storeh_pd(reinterpret_cast<double*>(&p1->port), _mm_castsi128_pd(lo));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(&p1->port), _mm_unpackhi_epi64(lo, lo));
       _mm_storel_epi64(reinterpret_cast<__m128i*>(&p2->port), hi);
-      _mm_storeh_pd(reinterpret_cast<double*>(&p3->port), _mm_castsi128_pd(hi));
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(&p3->port), _mm_unpackhi_epi64(hi, hi));
       p0->data_len = static_cast<uint16_t>(_mm_extract_epi16(dl, 0));
       p1->data_len = static_cast<uint16_t>(_mm_extract_epi16(dl, 2));
       p2->data_len = static_cast<uint16_t>(_mm_extract_epi16(dl, 4));

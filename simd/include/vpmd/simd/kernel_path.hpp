@@ -5,7 +5,11 @@
 //                  ring's scalar reap for whatever a group could not take
 //                  (fewer than a group used, a group crossing the ring's end,
 //                  a chain, anything the device got wrong), so the result is
-//                  the scalar one, buffer for buffer, state for state.
+//                  the scalar one, buffer for buffer, state for state. Two
+//                  fused entries more: rx() (reap + rx_burst's per-packet
+//                  work on plain first buffers) and tx() (tx_burst's run of
+//                  plain packets: header zeroed + added); each body takes
+//                  whatever they leave, exactly as on the scalar path.
 // Both are compiled in baseline translation units; VectorPath calls the
 // kernels out of line, once per group run, never per packet.
 #include <concepts>

@@ -6,7 +6,8 @@
 // declarations (extern template), so baseline code never inlines an AVX
 // instruction. ODR: every function a kernel TU defines with weak linkage must
 // carry its level in its name (Kernels<SimdLevel::avx2>, xsimd::batch<T,
-// xsimd::avx2>): test/simd/odr_guard checks the object files for strays.
+// xsimd::avx2>): ctest simd_odr_guard (test/simd/odr_guard.cmake) checks the
+// object files for strays.
 //
 // Contract (the scalar ring methods are the reference; see kernel_path.hpp):
 //  reap  takes only whole groups it can validate as the scalar reap would,

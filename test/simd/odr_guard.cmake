@@ -1,0 +1,36 @@
+# ODR guard for the per-ISA kernels (simd/include/vpmd/simd/vector_kernels.hpp):
+# every symbol a kernels_<level>.cpp object defines with vague linkage (weak,
+# COMDAT: templates, inline functions) must carry its level in its name
+# ("SimdLevel)1" ...), or the linker may pick an AVX-512 copy for baseline
+# code. Run as: cmake -DOBJECTS=a.o|b.o|... -DNM=nm -P odr_guard.cmake
+string(REPLACE "|" ";" objects "${OBJECTS}")
+set(checked 0)
+set(strays "")
+foreach(o IN LISTS objects)
+  if(NOT o MATCHES "kernels_(sse42|avx2|avx512)\\.cpp\\.o$")
+    continue()
+  endif()
+  math(EXPR checked "${checked} + 1")
+  execute_process(COMMAND ${NM} -C ${o} OUTPUT_VARIABLE out RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "nm failed on ${o}")
+  endif()
+  string(REPLACE "\n" ";" lines "${out}")
+  foreach(line IN LISTS lines)
+    # defined with vague linkage: W/V (weak), u (unique global)
+    if(line MATCHES "^[0-9a-f]+ [WVu] (.*)$")
+      set(sym "${CMAKE_MATCH_1}")
+      if(NOT sym MATCHES "SimdLevel\\)[123]" AND NOT sym MATCHES "^DW\\.ref\\.__gxx_personality_v0$")
+        string(APPEND strays "\n  ${o}: ${sym}")
+      endif()
+    endif()
+  endforeach()
+endforeach()
+if(checked EQUAL 0)
+  message(FATAL_ERROR "no kernels_<level>.cpp object among OBJECTS: the guard checked nothing")
+endif()
+if(strays)
+  message(FATAL_ERROR "weak symbols in the per-ISA kernel objects without their level in the name "
+                      "(move them into a class templated on SimdLevel, see vector_kernels.hpp):${strays}")
+endif()
+message(STATUS "odr guard: ${checked} kernel objects, no stray weak symbol")

@@ -199,7 +199,8 @@ Result<void> Port::start() {
   QueueParams p{.features = d.features(),
                 .layout = t.legacy() ? ring::LayoutKind::legacy : ring::LayoutKind::modern,
                 .hdr_size = static_cast<uint16_t>(net_hdr_size(d.features())),
-                .port_id = m.cfg.port_id, .queue_id = 0, .numa_node = m.cfg.numa_node};
+                .port_id = m.cfg.port_id, .queue_id = 0, .numa_node = m.cfg.numa_node,
+                .suppress_interrupts = t.name() == "vhost-user"};
   auto fail = [&](Error e) -> Result<void> {
     d.fail();
     (void)t.reset();

@@ -31,8 +31,8 @@ Result<RingAndMemory<Ring>> make_ring(IovaMapper& mapper, const QueueParams& p, 
   if (!r) return r.error();
   // A polling driver takes no interrupts: asking the device not to send
   // them (§2.7.10 NO_INTERRUPT / used_event, §2.8.10 DISABLE) spares a
-  // vhost-user back end an eventfd write per used batch.
-  r->disable_interrupts();
+  // vhost-user back end an eventfd write per used batch (see QueueParams).
+  if (p.suppress_interrupts) r->disable_interrupts();
   return RingAndMemory<Ring>{std::move(*mem), std::move(*r), hdr_off};
 }
 

@@ -113,10 +113,10 @@ Result<std::unique_ptr<QueueHolder>> rx_for(IovaMapper& mapper, const QueueParam
   q.post_len = static_cast<uint32_t>(s.pool->data_room()) + p.hdr_size;
   q.mergeable = (p.features & net_feature::mrg_rxbuf) != 0;
   // Refill in batches of up to 32. A smaller threshold (8, or 1 as DPDK's
-  // in-order RX) cut ping-pong p99 against DPDK's vhost, but one QEMU
-  // legacy-device run (qemu_fwd_pair_legacy_split) then stalled with a
-  // window of frames held in QEMU's hub; until that is understood the
-  // batch size that every CI run has passed with stays.
+  // in-order RX) looked better in ping-pong against DPDK's vhost; it was
+  // set back while a QEMU legacy-device stall was chased (the stall came
+  // back without it: see QueueParams::suppress_interrupts), and is not
+  // re-measured yet.
   q.refill_threshold = static_cast<uint16_t>(std::max(1, std::min(32, s.size / 2)));
   q.port_id = p.port_id;
   q.queue_id = p.queue_id;

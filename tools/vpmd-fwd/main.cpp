@@ -33,6 +33,9 @@ int fail(const std::string& what) {
 void upkeep(std::vector<FwdPort>& ports, std::vector<char>& up) {
   up.resize(ports.size(), 1);
   for (size_t i = 0; i < ports.size(); ++i) {
+    // Only vhost-user devices come and go; a PCI port's link_up() would be
+    // a config-space read (an I/O exit) every 10 ms for nothing.
+    if (ports[i].port->transport() != "vhost-user") continue;
     const char now = ports[i].port->link_up();
     if (now != up[i]) std::printf("port %zu: link %s\n", i, now ? "up (reconnected, port restarted)" : "DOWN");
     if (!now && up[i])  // what was in flight is gone: it leaves the --window

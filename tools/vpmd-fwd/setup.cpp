@@ -55,12 +55,16 @@ Result<std::unique_ptr<PacketPool>> create_pool(const Options& o, std::vector<Fw
 }
 
 Result<void> start_ports(const Options& o, std::vector<FwdPort>& ports, PacketPool& pool, PacketPool::Cache* cache) {
-  // One thread polls every queue: they all share its cache, as DPDK's queues
-  // share the lcore's mempool cache.
+  // One thread polls every queue, so they could all share its cache, as
+  // DPDK's queues share the lcore's mempool cache (vhost-user ping-pong p99
+  // gained from it). Only the vhost-user ports do for now: a QEMU
+  // legacy-NIC forwarding test stalled in CI with this session's changes
+  // and sharing is one of the suspects not yet cleared (issue #7 note).
   for (FwdPort& p : ports) {
-    if (auto r = p.port->rx_queue_setup(0, o.ring_size, pool, cache); !r)
+    PacketPool::Cache* shared = p.port->transport() == "vhost-user" ? cache : nullptr;
+    if (auto r = p.port->rx_queue_setup(0, o.ring_size, pool, shared); !r)
       return make_error(r.error().code, "port " + p.spec + " RX queue: " + r.error().message);
-    if (auto r = p.port->tx_queue_setup(0, o.ring_size, &pool, cache); !r)
+    if (auto r = p.port->tx_queue_setup(0, o.ring_size, &pool, shared); !r)
       return make_error(r.error().code, "port " + p.spec + " TX queue: " + r.error().message);
     if (auto r = p.port->start(); !r) return make_error(r.error().code, "port " + p.spec + " start: " + r.error().message);
   }

@@ -121,56 +121,54 @@ TEMPLATE_TEST_CASE("areas are laid out inside the memory, aligned as the spec as
 // element and leaves the len field as the driver wrote it (it writes only id
 // and flags). A readable buffer has nothing to report, so that len is no
 // error; in a writable buffer the same len would be (§2.7.8.1).
+namespace {
+template <class Ring>
+void add_four(Ring& r, Tok (&toks)[4], bool writable) {
+  const Segment seg{0x1000, 64, writable};
+  for (auto& t : toks) REQUIRE(r.add_chain({&seg, 1}, &t));
+  r.publish();
+}
+// After the device completed all four with one used element.
+template <class Ring>
+void check_batch(Ring& r, Tok (&toks)[4], bool writable) {
+  Tok* out[4];
+  uint32_t lens[4];
+  if (writable) {
+    CHECK(r.reap(out, lens) == 0);
+    CHECK(r.broken() == Broken::bad_len);
+  } else {
+    REQUIRE(r.reap(out, lens) == 4);
+    for (int i = 0; i < 4; ++i) CHECK((out[i] == &toks[i] && lens[i] == 0));
+    CHECK(r.broken() == Broken::none);
+  }
+}
+}  // namespace
+
 TEST_CASE("in-order: a used batch of readable buffers may carry the driver's own len", "[ring][api]") {
-  for (const bool writable : {false, true}) {
-    INFO("writable " << writable);
-    SECTION("packed") {
-      TestMemory mem(1 << 16);
-      auto r = PackedIO::create({.size = 8}, mem.ring());
-      REQUIRE(r);
-      Tok toks[4]{};
-      const Segment seg{0x1000, 64, writable};
-      for (auto& t : toks) REQUIRE(r->add_chain({&seg, 1}, &t));
-      r->publish();
-      auto* desc = reinterpret_cast<PackedDesc*>(r->areas().desc);
-      // The device completes all four with one element in the first slot: the
-      // last buffer's id, flags AVAIL = USED = wrap counter 1, len untouched.
-      desc[0].id = desc[3].id;
-      desc[0].len = writable ? 65 : 64;  // readable: what we wrote; writable: more than the buffer
-      desc[0].flags = desc_flag::avail | desc_flag::used;
-      Tok* out[4];
-      uint32_t lens[4];
-      if (writable) {
-        CHECK(r->reap(out, lens) == 0);
-        CHECK(r->broken() == Broken::bad_len);
-      } else {
-        REQUIRE(r->reap(out, lens) == 4);
-        for (int i = 0; i < 4; ++i) CHECK((out[i] == &toks[i] && lens[i] == 0));
-        CHECK(r->broken() == Broken::none);
-      }
-    }
-    SECTION("split") {
-      TestMemory mem(1 << 16);
-      auto r = SplitIO::create({.size = 8}, mem.ring());
-      REQUIRE(r);
-      Tok toks[4]{};
-      const Segment seg{0x1000, 64, writable};
-      for (auto& t : toks) REQUIRE(r->add_chain({&seg, 1}, &t));
-      r->publish();
-      auto* used = reinterpret_cast<SplitUsedHeader*>(r->areas().device);
-      auto* elem = reinterpret_cast<SplitUsedElem*>(used + 1);
-      elem[0] = {3, writable ? 65u : 64u};  // in-order heads are 0..3
-      used->idx = 4;
-      Tok* out[4];
-      uint32_t lens[4];
-      if (writable) {
-        CHECK(r->reap(out, lens) == 0);
-        CHECK(r->broken() == Broken::bad_len);
-      } else {
-        REQUIRE(r->reap(out, lens) == 4);
-        for (int i = 0; i < 4; ++i) CHECK((out[i] == &toks[i] && lens[i] == 0));
-        CHECK(r->broken() == Broken::none);
-      }
-    }
+  const bool writable = GENERATE(false, true);
+  INFO("writable " << writable);
+  TestMemory mem(1 << 16);
+  Tok toks[4]{};
+  SECTION("packed") {
+    auto r = PackedIO::create({.size = 8}, mem.ring());
+    REQUIRE(r);
+    add_four(*r, toks, writable);
+    auto* desc = reinterpret_cast<PackedDesc*>(r->areas().desc);
+    // One element in the first slot: the last buffer's id, flags AVAIL =
+    // USED = wrap counter 1, len untouched.
+    desc[0].id = desc[3].id;
+    desc[0].len = writable ? 65 : 64;  // readable: what we wrote; writable: more than the buffer
+    desc[0].flags = desc_flag::avail | desc_flag::used;
+    check_batch(*r, toks, writable);
+  }
+  SECTION("split") {
+    auto r = SplitIO::create({.size = 8}, mem.ring());
+    REQUIRE(r);
+    add_four(*r, toks, writable);
+    auto* used = reinterpret_cast<SplitUsedHeader*>(r->areas().device);
+    auto* elem = reinterpret_cast<SplitUsedElem*>(used + 1);
+    elem[0] = {3, writable ? 65u : 64u};  // in-order heads are 0..3
+    used->idx = 4;
+    check_batch(*r, toks, writable);
   }
 }

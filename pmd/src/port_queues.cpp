@@ -115,7 +115,7 @@ Result<std::unique_ptr<QueueHolder>> rx_for(IovaMapper& mapper, const QueueParam
   // Refill in batches of up to 32. A smaller threshold (8, or 1 as DPDK's
   // in-order RX) looked better in ping-pong against DPDK's vhost; it was
   // set back while a QEMU legacy-device stall was chased (the stall came
-  // back without it: see QueueParams::suppress_interrupts), and is not
+  // back without it; see the TX reclaim threshold below), and is not
   // re-measured yet.
   q.refill_threshold = static_cast<uint16_t>(std::max(1, std::min(32, s.size / 2)));
   q.port_id = p.port_id;

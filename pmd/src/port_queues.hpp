@@ -44,10 +44,9 @@ struct QueueParams {
   uint16_t port_id = 0, queue_id = 0;
   int numa_node = -1;
   // Ask the device for no used-buffer notifications (a polling driver needs
-  // none). On for vhost-user; PCI keeps the device's default for now: with
-  // them off, QEMU under TCG runs several times faster and the legacy
-  // two-NIC forwarding test (qemu_fwd_pair_legacy_split) twice stalled with
-  // a window of frames held in QEMU's hub, not yet understood.
+  // none). On for vhost-user; PCI keeps the device's default for now: it was
+  // among the changes under suspicion while a QEMU legacy-NIC forwarding
+  // stall (qemu_fwd_pair_legacy_split) was chased, and is not cleared yet.
   bool suppress_interrupts = false;
 };
 

@@ -23,6 +23,7 @@
 #include "vhost_user_channel.hpp"
 #include "vhost_user_memory.hpp"
 #include "vpmd/pmd/net_spec.hpp"
+#include "vpmd/pmd/vfio.hpp"  // Fd
 #include "vpmd/pmd/vhost_user.hpp"
 
 namespace vpmd::pmd {
@@ -42,20 +43,6 @@ constexpr uint64_t passed_up = net_feature::csum | net_feature::guest_csum | net
 // Emulated here.
 constexpr uint64_t emulated = net_feature::mac | net_feature::status;
 constexpr uint64_t wanted_protocol = protocol::reply_ack | protocol::status;
-
-struct Fd {
-  int fd = -1;
-  Fd() = default;
-  explicit Fd(int f) : fd(f) {}
-  Fd(Fd&& o) noexcept : fd(std::exchange(o.fd, -1)) {}
-  Fd& operator=(Fd&& o) noexcept {
-    std::swap(fd, o.fd);
-    return *this;
-  }
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 struct Vring {
   bool configured = false;  // setup_queue called since the last reset
@@ -164,7 +151,7 @@ class VhostUserTransport final : public Transport {
     v.areas = areas;
     v.kick = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     v.call = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (v.kick.fd < 0 || v.call.fd < 0) return make_error(errno, std::string("eventfd: ") + std::strerror(errno));
+    if (!v.kick || !v.call) return make_error(errno, std::string("eventfd: ") + std::strerror(errno));
     v.configured = true;
     vrings_[q] = std::move(v);
     return {};
@@ -174,7 +161,7 @@ class VhostUserTransport final : public Transport {
     if (q >= vrings_.size() || !vrings_[q].configured) return make_error(EINVAL, "vhost-user: queue not set up");
     Doorbell d;
     d.kind = Doorbell::Kind::eventfd;
-    d.fd = vrings_[q].kick.fd;
+    d.fd = vrings_[q].kick.get();
     d.queue = q;
     return d;
   }
@@ -260,7 +247,8 @@ class VhostUserTransport final : public Transport {
       Vring& v = vrings_[i];
       if (!v.configured) continue;
       const uint64_t idx = i;
-      if (auto r = ch_.send_u64(Request::set_vring_call, idx, std::span(&v.call.fd, 1)); !r) return r;
+      const int call_fd = v.call.get(), kick_fd = v.kick.get();
+      if (auto r = ch_.send_u64(Request::set_vring_call, idx, std::span(&call_fd, 1)); !r) return r;
       if (auto r = ch_.send_state(Request::set_vring_num, i, v.size); !r) return r;
       // A fresh ring: next avail index 0; packed rings start with the wrap
       // counter at 1 (virtio-v1.2 §2.8.1).
@@ -269,7 +257,7 @@ class VhostUserTransport final : public Transport {
                         .avail_user_addr = v.areas.driver, .log_guest_addr = 0};
       if (auto r = ch_.send(Request::set_vring_addr, &a, sizeof a); !r) return r;
       v.started = true;  // from here on the back end may own it: stop it with GET_VRING_BASE
-      if (auto r = ch_.send_u64(Request::set_vring_kick, idx, std::span(&v.kick.fd, 1)); !r) return r;
+      if (auto r = ch_.send_u64(Request::set_vring_kick, idx, std::span(&kick_fd, 1)); !r) return r;
     }
     // With protocol features negotiated rings start disabled (vhost-user.rst
     // "Ring states"); without, they are enabled by the kick fd already.

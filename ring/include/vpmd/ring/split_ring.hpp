@@ -116,7 +116,7 @@ class SplitRing {
       last[d] = d;
       ndesc[d] = 1;
       cap[d] = device_writable ? s.len : 0;
-      avail_ring[avail & mask] = d;
+      set_avail(avail_ring, avail & mask, d);
       ++avail;
       d = in_order ? static_cast<uint16_t>((d + 1) & mask) : next[d];
     }
@@ -246,7 +246,8 @@ class SplitRing {
         event_idx_((c.features & feature::event_idx) != 0), indirect_entries_(indirect_of(c)),
         tokens_(std::make_unique<Token[]>(c.size)), next_(std::make_unique<uint16_t[]>(c.size)),
         last_(std::make_unique<uint16_t[]>(c.size)), ndesc_(std::make_unique<uint16_t[]>(c.size)),
-        cap_(std::make_unique<uint32_t[]>(c.size)) {
+        cap_(std::make_unique<uint32_t[]>(c.size)),
+        avail_shadow_(in_order ? std::make_unique<uint16_t[]>(c.size) : nullptr) {
     // The areas are plain structs in DMA memory; the device accesses them
     // concurrently, hence every shared access goes through barrier::.
     desc_ = reinterpret_cast<SplitDesc*>(mem.va + l.desc);
@@ -265,6 +266,7 @@ class SplitRing {
     for (uint32_t i = 0; i < size_; ++i) {
       next_[i] = static_cast<uint16_t>((i + 1) & mask_);
       tokens_[i] = nullptr;
+      if constexpr (in_order) avail_shadow_[i] = avail_ring_[i] = static_cast<uint16_t>(i);
     }
     free_head_ = next_desc_ = inorder_head_ = 0;
     num_free_ = size_;
@@ -297,8 +299,21 @@ class SplitRing {
     ++inflight_;
     // The driver area slot; read by the device only after it observes the
     // avail->idx published past it (see publish()).
-    avail_ring_[avail_idx_.slot(mask_)] = head;
+    set_avail(avail_ring_, avail_idx_.slot(mask_), head);
     ++avail_idx_;
+  }
+
+  // In order, single-descriptor buffers keep avail slot i naming descriptor
+  // i lap after lap. Storing only an entry that changes (checked against the
+  // driver's private copy, never read back from the shared ring) leaves that
+  // cache line shared with the device's core instead of pulling it back to
+  // ours on every burst. Any order, the free list makes entries vary.
+  void set_avail(uint16_t* avail_ring, uint16_t slot, uint16_t d) {
+    if constexpr (in_order) {
+      if (avail_shadow_[slot] == d) return;
+      avail_shadow_[slot] = d;
+    }
+    avail_ring[slot] = d;
   }
 
   void release(uint16_t head) {
@@ -375,6 +390,7 @@ class SplitRing {
   std::unique_ptr<uint16_t[]> last_;   // per head: last descriptor of its chain
   std::unique_ptr<uint16_t[]> ndesc_;  // per head: ring descriptors it holds
   std::unique_ptr<uint32_t[]> cap_;    // per head: device-writable bytes
+  std::unique_ptr<uint16_t[]> avail_shadow_;  // in order: what each avail slot holds (see set_avail)
 };
 
 }  // namespace vpmd::ring

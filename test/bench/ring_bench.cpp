@@ -141,11 +141,14 @@ double run(uint64_t total, uint16_t burst, bool threads, bool kick_check) {
   std::atomic<bool>& stop = stop_box->flag;
   std::thread device;
   if (threads) {
-    device = std::thread([&] {
+    // Captures by value only: a reference to `burst` would make the device
+    // read the driver's stack frame, whose line the driver writes on every
+    // burst (free_list, lens), and pay a transfer per poll in some runs.
+    device = std::thread([dev = &p.dev, flag = &stop, burst] {
       pin(1);
       // Polls without pause, as ringtest's host does by default (no --relax):
       // a pause (~140 cycles on recent x86) would add to every empty poll's latency.
-      while (!stop.load(std::memory_order_relaxed)) (void)p.dev.serve(burst, 0);
+      while (!flag->load(std::memory_order_relaxed)) (void)dev->serve(burst, 0);
     });
     pin(0);
   }

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "vpmd/simd/kernel_path.hpp"
+#include "vpmd/simd/net_header.hpp"
 #include "vpmd/simd/queues.hpp"
 
 namespace vpmd::simd {
@@ -44,7 +45,7 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
     uint16_t run = 0;
     while (sent + run < n && pkts[sent + run]->nb_segs == 1 && pkts[sent + run]->data_off >= hdr) {
       Packet* p = pkts[sent + run];
-      std::memset(p->data() - hdr, 0, hdr);  // no offloads asked: flags 0, gso NONE (§5.1.6.2)
+      clear_net_header(p->data() - hdr, hdr);
       bytes += p->data_len;
       ++run;
     }
@@ -72,11 +73,11 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
     uint16_t ns = 0;
     if (own_hdr) {
       const uint16_t slot = q.ring.next_id();
-      std::memset(q.hdr_slots + size_t{slot} * hdr, 0, hdr);
+      clear_net_header(q.hdr_slots + size_t{slot} * hdr, hdr);
       segs[ns++] = {q.hdr_slots_iova + uint64_t{slot} * hdr, hdr, false};
       segs[ns++] = {p->iova(), p->data_len, false};
     } else {
-      std::memset(p->data() - hdr, 0, hdr);
+      clear_net_header(p->data() - hdr, hdr);
       segs[ns++] = {p->iova() - hdr, static_cast<uint32_t>(p->data_len) + hdr, false};
     }
     for (Packet* s = p->next; s != nullptr && ns < 32; s = s->next) segs[ns++] = {s->iova(), s->data_len, false};

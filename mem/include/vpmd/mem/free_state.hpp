@@ -51,6 +51,16 @@ class FreeState {
     return d[0] | d[1] | p->ol_flags;
   }
 
+  // Puts a one-segment packet in the free state: the masked bytes of the
+  // 16-byte word take their free values, the others (port, queue, buf_len)
+  // are kept, ol_flags is cleared. Branch-free: one load, two vector ops,
+  // two stores, on the line the caller has just read.
+  void restore(Packet* p) const noexcept {
+    const detail::Line0Word w = (detail::load_line0_word(p) & ~mask_) | bits_;
+    std::memcpy(reinterpret_cast<unsigned char*>(p) + detail::line0_word_offset, &w, sizeof(w));
+    p->ol_flags = 0;
+  }
+
   // Accumulates a bulk without a branch per packet: every masked bit is
   // equal in all packets and equal to its free value iff the OR and the AND
   // of the words both equal the free image; ol_flags must OR to 0.

@@ -97,7 +97,7 @@ class PacketPool {
   }
   // Frees packets of this pool (no nullptrs), chains segment by segment (a
   // segment of another pool goes back to its own pool's ring). Restores the
-  // free-packet invariant, writing only to packets that differ from it: it
+  // free-packet invariant, writing only to bulks that differ from it: it
   // reads each packet's line 0 (one 16-byte load and ol_flags), which a
   // caller that has just used the packet has in its cache anyway.
   void free_bulk(std::span<Packet* const> pkts, Cache* cache = nullptr) noexcept {
@@ -182,7 +182,7 @@ class PacketPool {
     free_spill(pkts, cache, C);
   }
   void free_spill(std::span<Packet* const> pkts, Cache* cache, Check check) noexcept;
-  void reset_bulk(std::span<Packet* const> pkts) noexcept;  // reset_slow each packet that differs
+  void reset_bulk(std::span<Packet* const> pkts) noexcept;  // restores each packet (chains: reset_slow)
 
   ObjRing<Packet*> ring_;
   std::uint32_t count_;

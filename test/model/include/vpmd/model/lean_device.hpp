@@ -94,7 +94,7 @@ class LeanSplitDevice {
     const bool batching = in_order_batching_;
     UsedElem last{};
     // One loop per mode, so that neither tests the mode per buffer.
-    const auto run = [&]<bool Batching>() -> std::uint16_t {
+    const auto run = [&]<bool Batching>() __attribute__((always_inline)) -> std::uint16_t {
       for (std::uint32_t k = 0; k < n; ++k) {
         const auto head = detail::read_plain<le16>(avail + avail_ring_off((first_avail + k) & mask));
         std::uint32_t writable = 0;
@@ -208,35 +208,39 @@ class LeanPackedDevice {
     std::uint16_t first_flags = 0;
     std::uint16_t last_id = 0, last_flags = 0;
     std::uint32_t last_len = 0;
-    std::uint32_t n = 0;
-    for (; n < max; ++n) {
-      std::byte* head = slot(ring, pos);
-      // Acquire pairs with the driver's release store of this head's flags,
-      // written after the rest of its list (§2.8.6, §2.8.21): the list's
-      // other fields are visible to the plain reads below.
-      const std::uint16_t flags = detail::shared16(head + kFlagsOff).load(std::memory_order_acquire);
-      // §2.8.1: available means AVAIL == the avail wrap counter, USED != it.
-      if ((flags & kWrapBits) != lap) break;
-      std::uint16_t id = 0;
-      std::uint32_t writable = 0;
-      const std::uint16_t start = pos;
-      const std::uint16_t start_lap = lap;
-      if (!walk(ring, size, flags, pos, lap, id, writable)) [[unlikely]] {
-        error_ = "packed descriptor list is longer than the ring (virtio-v1.2 §2.8.6)";
-        break;
+    // One loop per mode (as LeanSplitDevice), so that neither tests it per buffer.
+    const auto run = [&]<bool Batching>() __attribute__((always_inline)) -> std::uint32_t {
+      std::uint32_t n = 0;
+      for (; n < max; ++n) {
+        std::byte* head = slot(ring, pos);
+        // Acquire pairs with the driver's release store of this head's flags,
+        // written after the rest of its list (§2.8.6, §2.8.21): the list's
+        // other fields are visible to the plain reads below.
+        const std::uint16_t flags = detail::shared16(head + kFlagsOff).load(std::memory_order_acquire);
+        // §2.8.1: available means AVAIL == the avail wrap counter, USED != it.
+        if ((flags & kWrapBits) != lap) break;
+        std::uint16_t id = 0;
+        std::uint32_t writable = 0;
+        const std::uint16_t start_lap = lap;
+        if (!walk(ring, size, flags, pos, lap, id, writable)) [[unlikely]] {
+          error_ = "packed descriptor list is longer than the ring (virtio-v1.2 §2.8.6)";
+          break;
+        }
+        // WRITE says len is meaningful (§2.8.4), set for a buffer with writable elements.
+        last_id = id;
+        last_len = std::min(written_len, writable);
+        last_flags = static_cast<std::uint16_t>(used_bits(start_lap) | (writable != 0 ? kDescFWrite : 0));
+        if (n == 0) first_flags = last_flags;
+        if constexpr (!Batching) {
+          write_id_len(head, last_id, last_len);
+          // Release pairs with the driver's acquire of these flags before it
+          // reads id/len. The batch's first flags wait for the end (below).
+          if (n != 0) detail::shared16(head + kFlagsOff).store(last_flags, std::memory_order_release);
+        }
       }
-      // WRITE says len is meaningful (§2.8.4), set for a buffer with writable elements.
-      last_id = id;
-      last_len = std::min(written_len, writable);
-      last_flags = static_cast<std::uint16_t>(used_bits(start_lap) | (writable != 0 ? kDescFWrite : 0));
-      if (n == 0) first_flags = last_flags;
-      if (!batching) {
-        write_id_len(slot(ring, start), last_id, last_len);
-        // Release pairs with the driver's acquire of these flags before it
-        // reads id/len. The batch's first flags wait for the end (below).
-        if (n != 0) detail::shared16(slot(ring, start) + kFlagsOff).store(last_flags, std::memory_order_release);
-      }
-    }
+      return n;
+    };
+    const std::uint32_t n = batching ? run.template operator()<true>() : run.template operator()<false>();
     pos_ = pos;
     lap_ = lap;
     if (n == 0) return 0;

@@ -61,6 +61,15 @@ class FreeState {
     p->ol_flags = 0;
   }
 
+  // Puts a one-segment packet (nb_segs is 1 already) in the free state:
+  // the four fields the invariant fixes, stored whether or not they differ.
+  static void reset_single(Packet* p, std::uint16_t headroom) noexcept {
+    p->data_off = headroom;
+    p->pkt_len = 0;
+    p->data_len = 0;
+    p->ol_flags = 0;
+  }
+
   // Accumulates a bulk without a branch per packet: every masked bit is
   // equal in all packets and equal to its free value iff the OR and the AND
   // of the words both equal the free image; ol_flags must OR to 0.

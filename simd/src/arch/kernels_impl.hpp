@@ -114,8 +114,9 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
       avail_ring[avail & mask] = d;
       ++avail;
       d = next[d];
-      b += p->data_len;
+      b += len;  // the header's bytes come off below: no reload of data_len
     }
+    b -= uint64_t{i} * hs;  // i counts from 0: only one of these loops runs
   };
   if (hdr == 12) run.template operator()<12>();
   else if (hdr == 10) run.template operator()<10>();
@@ -136,14 +137,17 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
   uint16_t* const ndesc = s.ndesc;
   uint32_t* const cap = s.cap;
   const uint16_t* const id_next = s.id_next;
-  uint16_t* const pending_head = s.pending_head;
-  uint16_t* const pending_flags = s.pending_flags;
+  // Pending entries from the first unpublished one on, indexed by the loop
+  // counter: one live value fewer than a separate `unpublished` count.
+  uint16_t* const pending_head = s.pending_head + s.unpublished;
+  uint16_t* const pending_flags = s.pending_flags + s.unpublished;
   const uint16_t size = s.size;
   // A header size zero_header does not cover: tx_burst's body does it all.
   if (hdr < Gr::min_zeroed || hdr > Gr::max_zeroed) return 0;
   const uint16_t room = n < s.num_free ? n : s.num_free;
-  uint16_t free_id = s.free_id, next_avail = s.next_avail, unpublished = s.unpublished, lap_flags = s.lap_flags, i = 0;
-  bool avail_wrap = s.avail_wrap;
+  // The avail wrap counter is not kept in the loop: lap_flags carries it
+  // (AVAIL set iff the counter is 1, §2.8.1) and it is read back at the end.
+  uint16_t free_id = s.free_id, next_avail = s.next_avail, lap_flags = s.lap_flags, i = 0;
   uint64_t b = 0;
   const auto run = [&]<uint32_t H>() {  // one loop per header size: see split_tx
     const uint32_t hs = H != 0 ? H : hdr;
@@ -161,25 +165,24 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
       tokens[id] = p;
       ndesc[id] = 1;
       cap[id] = 0;
-      pending_head[unpublished] = next_avail;
-      pending_flags[unpublished] = lap_flags;
-      ++unpublished;
-      if (++next_avail == size) {
+      pending_head[i] = next_avail;
+      pending_flags[i] = lap_flags;
+      if (++next_avail == size) [[unlikely]] {
         next_avail = 0;
-        avail_wrap = !avail_wrap;
         lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
       }
-      b += p->data_len;
+      b += len;  // see split_tx
     }
+    b -= uint64_t{i} * hs;
   };
   if (hdr == 12) run.template operator()<12>();
   else if (hdr == 10) run.template operator()<10>();
   else run.template operator()<0>();
   s.free_id = free_id;
   s.next_avail = next_avail;
-  s.avail_wrap = avail_wrap;
+  s.avail_wrap = (lap_flags & ring::desc_flag::avail) != 0;
   s.lap_flags = lap_flags;
-  s.unpublished = unpublished;
+  s.unpublished = static_cast<uint16_t>(s.unpublished + i);
   s.inflight = static_cast<uint16_t>(s.inflight + i);
   s.num_free = static_cast<uint16_t>(s.num_free - i);
   s.unpublished_desc = static_cast<uint16_t>(s.unpublished_desc + i);
@@ -304,13 +307,12 @@ void Kernels<L>::packed_add(PackedState& s, Packet* const* pkts, uint16_t n, Seg
   uint16_t* const ndesc = s.ndesc;
   uint32_t* const cap = s.cap;
   const uint16_t* const id_next = s.id_next;
-  uint16_t* const pending_head = s.pending_head;
-  uint16_t* const pending_flags = s.pending_flags;
+  uint16_t* const pending_head = s.pending_head + s.unpublished;  // indexed by i: see packed_tx
+  uint16_t* const pending_flags = s.pending_flags + s.unpublished;
   const uint16_t size = s.size, wflag = rule.writable ? ring::desc_flag::write : 0;
   const uint32_t off = rule.off, fixed_len = rule.len;
   const bool from_data = rule.from_data, writable = rule.writable;
-  uint16_t free_id = s.free_id, next_avail = s.next_avail, unpublished = s.unpublished, lap_flags = s.lap_flags;
-  bool avail_wrap = s.avail_wrap;
+  uint16_t free_id = s.free_id, next_avail = s.next_avail, lap_flags = s.lap_flags;  // the wrap counter: see packed_tx
   for (uint16_t i = 0; i < n; ++i) {
     Packet* p = pkts[i];
     const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
@@ -325,20 +327,18 @@ void Kernels<L>::packed_add(PackedState& s, Packet* const* pkts, uint16_t n, Seg
     tokens[id] = p;
     ndesc[id] = 1;
     cap[id] = writable ? len : 0;
-    pending_head[unpublished] = next_avail;
-    pending_flags[unpublished] = static_cast<uint16_t>(lap_flags | wflag);
-    ++unpublished;
-    if (++next_avail == size) {
+    pending_head[i] = next_avail;
+    pending_flags[i] = static_cast<uint16_t>(lap_flags | wflag);
+    if (++next_avail == size) [[unlikely]] {
       next_avail = 0;
-      avail_wrap = !avail_wrap;
       lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
     }
   }
   s.free_id = free_id;
   s.next_avail = next_avail;
-  s.avail_wrap = avail_wrap;
+  s.avail_wrap = (lap_flags & ring::desc_flag::avail) != 0;
   s.lap_flags = lap_flags;
-  s.unpublished = unpublished;
+  s.unpublished = static_cast<uint16_t>(s.unpublished + n);
   s.inflight = static_cast<uint16_t>(s.inflight + n);
   s.num_free = static_cast<uint16_t>(s.num_free - n);
   s.unpublished_desc = static_cast<uint16_t>(s.unpublished_desc + n);
@@ -351,8 +351,12 @@ void Kernels<L>::packed_add(PackedState& s, Packet* const* pkts, uint16_t n, Seg
 // (§2.8.21.1: the first descriptor made available last).
 template <SimdLevel L>
 void Kernels<L>::packed_publish(PackedState& s) noexcept {
+  // Locals: gcc reloads members of `s` after every atomic store.
+  ring::PackedDesc* const desc = s.desc;
+  const uint16_t* const pending_head = s.pending_head;
+  const uint16_t* const pending_flags = s.pending_flags;
   for (uint16_t i = s.unpublished; i-- != 0;)
-    __atomic_store_n(&s.desc[s.pending_head[i]].flags, s.pending_flags[i], __ATOMIC_RELEASE);
+    __atomic_store_n(&desc[pending_head[i]].flags, pending_flags[i], __ATOMIC_RELEASE);
   s.added = static_cast<uint16_t>(s.added + s.unpublished_desc);
   s.unpublished = s.unpublished_desc = 0;
 }

@@ -276,24 +276,34 @@ void Kernels<L>::split_add(SplitState& s, Packet* const* pkts, uint16_t n, SegRu
   const uint64_t hi_flags = uint64_t{rule.writable ? ring::desc_flag::write : 0u} << 32;
   const uint32_t off = rule.off, fixed_len = rule.len;
   const bool from_data = rule.from_data, writable = rule.writable;
-  uint16_t d = s.free_head, avail = s.avail_idx;
-  for (uint16_t i = 0; i < n; ++i) {
-    Packet* p = pkts[i];
-    const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
-    const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
-    // {addr, len, flags, next = 0} in one 16-byte store.
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + d),
-                     _mm_set_epi64x(static_cast<long long>(len | hi_flags), static_cast<long long>(iova)));
-    tokens[d] = p;
-    last[d] = d;
-    ndesc[d] = 1;
-    cap[d] = writable ? len : 0;
-    avail_ring[avail & mask] = d;
-    ++avail;
-    d = next[d];
+  const uint16_t avail0 = s.avail_idx;
+  uint16_t d = s.free_head;
+  // At most two runs, split at the avail ring's end, so that each run's
+  // slots are consecutive (avail_slots[i]): no index to mask per buffer.
+  for (uint16_t done = 0; done < n;) {
+    const auto first_slot = static_cast<uint16_t>((avail0 + done) & mask);
+    const auto to_end = static_cast<uint16_t>(mask + 1 - first_slot);
+    const uint16_t run = n - done < to_end ? static_cast<uint16_t>(n - done) : to_end;
+    uint16_t* const avail_slots = avail_ring + first_slot;
+    Packet* const* const run_pkts = pkts + done;
+    for (uint16_t i = 0; i < run; ++i) {
+      Packet* p = run_pkts[i];
+      const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
+      const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
+      // {addr, len, flags, next = 0} in one 16-byte store.
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + d),
+                       _mm_set_epi64x(static_cast<long long>(len | hi_flags), static_cast<long long>(iova)));
+      tokens[d] = p;
+      last[d] = d;
+      ndesc[d] = 1;
+      cap[d] = writable ? len : 0;
+      avail_slots[i] = d;
+      d = next[d];
+    }
+    done = static_cast<uint16_t>(done + run);
   }
   s.free_head = d;
-  s.avail_idx = avail;
+  s.avail_idx = static_cast<uint16_t>(avail0 + n);
   s.num_free = static_cast<uint16_t>(s.num_free - n);
   s.inflight = static_cast<uint16_t>(s.inflight + n);
 }
@@ -313,23 +323,36 @@ void Kernels<L>::packed_add(PackedState& s, Packet* const* pkts, uint16_t n, Seg
   const uint32_t off = rule.off, fixed_len = rule.len;
   const bool from_data = rule.from_data, writable = rule.writable;
   uint16_t free_id = s.free_id, next_avail = s.next_avail, lap_flags = s.lap_flags;  // the wrap counter: see packed_tx
-  for (uint16_t i = 0; i < n; ++i) {
-    Packet* p = pkts[i];
-    const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
-    const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
-    const uint16_t id = free_id;
-    free_id = id_next[id];
-    // addr, len, id now; flags stay as they are until packed_publish: the
-    // device reads the body only after acquiring the head flags (§2.8.21).
-    desc[next_avail].addr = iova;
-    desc[next_avail].len = len;
-    desc[next_avail].id = id;
-    tokens[id] = p;
-    ndesc[id] = 1;
-    cap[id] = writable ? len : 0;
-    pending_head[i] = next_avail;
-    pending_flags[i] = static_cast<uint16_t>(lap_flags | wflag);
-    if (++next_avail == size) [[unlikely]] {
+  // At most two runs, split at the ring's end (see split_add): positions
+  // next_avail + i and one flags value per run, no wrap test per buffer.
+  for (uint16_t done = 0; done < n;) {
+    const auto to_end = static_cast<uint16_t>(size - next_avail);
+    const uint16_t run = n - done < to_end ? static_cast<uint16_t>(n - done) : to_end;
+    ring::PackedDesc* const run_desc = desc + next_avail;
+    Packet* const* const run_pkts = pkts + done;
+    uint16_t* const run_head = pending_head + done;
+    uint16_t* const run_flags = pending_flags + done;
+    const auto flags = static_cast<uint16_t>(lap_flags | wflag);
+    for (uint16_t i = 0; i < run; ++i) {
+      Packet* p = run_pkts[i];
+      const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
+      const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
+      const uint16_t id = free_id;
+      free_id = id_next[id];
+      // addr, len, id now; flags stay as they are until packed_publish: the
+      // device reads the body only after acquiring the head flags (§2.8.21).
+      run_desc[i].addr = iova;
+      run_desc[i].len = len;
+      run_desc[i].id = id;
+      tokens[id] = p;
+      ndesc[id] = 1;
+      cap[id] = writable ? len : 0;
+      run_head[i] = static_cast<uint16_t>(next_avail + i);
+      run_flags[i] = flags;
+    }
+    done = static_cast<uint16_t>(done + run);
+    next_avail = static_cast<uint16_t>(next_avail + run);
+    if (next_avail == size) {
       next_avail = 0;
       lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
     }

@@ -114,8 +114,9 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
       avail_ring[avail & mask] = d;
       ++avail;
       d = next[d];
-      b += p->data_len;
+      b += len;  // the header's bytes come off below: no reload of data_len
     }
+    b -= uint64_t{i} * hs;  // i counts from 0: only one of these loops runs
   };
   if (hdr == 12) run.template operator()<12>();
   else if (hdr == 10) run.template operator()<10>();
@@ -136,14 +137,17 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
   uint16_t* const ndesc = s.ndesc;
   uint32_t* const cap = s.cap;
   const uint16_t* const id_next = s.id_next;
-  uint16_t* const pending_head = s.pending_head;
-  uint16_t* const pending_flags = s.pending_flags;
+  // Pending entries from the first unpublished one on, indexed by the loop
+  // counter: one live value fewer than a separate `unpublished` count.
+  uint16_t* const pending_head = s.pending_head + s.unpublished;
+  uint16_t* const pending_flags = s.pending_flags + s.unpublished;
   const uint16_t size = s.size;
   // A header size zero_header does not cover: tx_burst's body does it all.
   if (hdr < Gr::min_zeroed || hdr > Gr::max_zeroed) return 0;
   const uint16_t room = n < s.num_free ? n : s.num_free;
-  uint16_t free_id = s.free_id, next_avail = s.next_avail, unpublished = s.unpublished, lap_flags = s.lap_flags, i = 0;
-  bool avail_wrap = s.avail_wrap;
+  // The avail wrap counter is not kept in the loop: lap_flags carries it
+  // (AVAIL set iff the counter is 1, §2.8.1) and it is read back at the end.
+  uint16_t free_id = s.free_id, next_avail = s.next_avail, lap_flags = s.lap_flags, i = 0;
   uint64_t b = 0;
   const auto run = [&]<uint32_t H>() {  // one loop per header size: see split_tx
     const uint32_t hs = H != 0 ? H : hdr;
@@ -161,25 +165,24 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
       tokens[id] = p;
       ndesc[id] = 1;
       cap[id] = 0;
-      pending_head[unpublished] = next_avail;
-      pending_flags[unpublished] = lap_flags;
-      ++unpublished;
-      if (++next_avail == size) {
+      pending_head[i] = next_avail;
+      pending_flags[i] = lap_flags;
+      if (++next_avail == size) [[unlikely]] {
         next_avail = 0;
-        avail_wrap = !avail_wrap;
         lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
       }
-      b += p->data_len;
+      b += len;  // see split_tx
     }
+    b -= uint64_t{i} * hs;
   };
   if (hdr == 12) run.template operator()<12>();
   else if (hdr == 10) run.template operator()<10>();
   else run.template operator()<0>();
   s.free_id = free_id;
   s.next_avail = next_avail;
-  s.avail_wrap = avail_wrap;
+  s.avail_wrap = (lap_flags & ring::desc_flag::avail) != 0;
   s.lap_flags = lap_flags;
-  s.unpublished = unpublished;
+  s.unpublished = static_cast<uint16_t>(s.unpublished + i);
   s.inflight = static_cast<uint16_t>(s.inflight + i);
   s.num_free = static_cast<uint16_t>(s.num_free - i);
   s.unpublished_desc = static_cast<uint16_t>(s.unpublished_desc + i);
@@ -273,24 +276,34 @@ void Kernels<L>::split_add(SplitState& s, Packet* const* pkts, uint16_t n, SegRu
   const uint64_t hi_flags = uint64_t{rule.writable ? ring::desc_flag::write : 0u} << 32;
   const uint32_t off = rule.off, fixed_len = rule.len;
   const bool from_data = rule.from_data, writable = rule.writable;
-  uint16_t d = s.free_head, avail = s.avail_idx;
-  for (uint16_t i = 0; i < n; ++i) {
-    Packet* p = pkts[i];
-    const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
-    const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
-    // {addr, len, flags, next = 0} in one 16-byte store.
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + d),
-                     _mm_set_epi64x(static_cast<long long>(len | hi_flags), static_cast<long long>(iova)));
-    tokens[d] = p;
-    last[d] = d;
-    ndesc[d] = 1;
-    cap[d] = writable ? len : 0;
-    avail_ring[avail & mask] = d;
-    ++avail;
-    d = next[d];
+  const uint16_t avail0 = s.avail_idx;
+  uint16_t d = s.free_head;
+  // At most two runs, split at the avail ring's end, so that each run's
+  // slots are consecutive (avail_slots[i]): no index to mask per buffer.
+  for (uint16_t done = 0; done < n;) {
+    const auto first_slot = static_cast<uint16_t>((avail0 + done) & mask);
+    const auto to_end = static_cast<uint16_t>(mask + 1 - first_slot);
+    const uint16_t run = n - done < to_end ? static_cast<uint16_t>(n - done) : to_end;
+    uint16_t* const avail_slots = avail_ring + first_slot;
+    Packet* const* const run_pkts = pkts + done;
+    for (uint16_t i = 0; i < run; ++i) {
+      Packet* p = run_pkts[i];
+      const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
+      const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
+      // {addr, len, flags, next = 0} in one 16-byte store.
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + d),
+                       _mm_set_epi64x(static_cast<long long>(len | hi_flags), static_cast<long long>(iova)));
+      tokens[d] = p;
+      last[d] = d;
+      ndesc[d] = 1;
+      cap[d] = writable ? len : 0;
+      avail_slots[i] = d;
+      d = next[d];
+    }
+    done = static_cast<uint16_t>(done + run);
   }
   s.free_head = d;
-  s.avail_idx = avail;
+  s.avail_idx = static_cast<uint16_t>(avail0 + n);
   s.num_free = static_cast<uint16_t>(s.num_free - n);
   s.inflight = static_cast<uint16_t>(s.inflight + n);
 }
@@ -304,41 +317,51 @@ void Kernels<L>::packed_add(PackedState& s, Packet* const* pkts, uint16_t n, Seg
   uint16_t* const ndesc = s.ndesc;
   uint32_t* const cap = s.cap;
   const uint16_t* const id_next = s.id_next;
-  uint16_t* const pending_head = s.pending_head;
-  uint16_t* const pending_flags = s.pending_flags;
+  uint16_t* const pending_head = s.pending_head + s.unpublished;  // indexed by i: see packed_tx
+  uint16_t* const pending_flags = s.pending_flags + s.unpublished;
   const uint16_t size = s.size, wflag = rule.writable ? ring::desc_flag::write : 0;
   const uint32_t off = rule.off, fixed_len = rule.len;
   const bool from_data = rule.from_data, writable = rule.writable;
-  uint16_t free_id = s.free_id, next_avail = s.next_avail, unpublished = s.unpublished, lap_flags = s.lap_flags;
-  bool avail_wrap = s.avail_wrap;
-  for (uint16_t i = 0; i < n; ++i) {
-    Packet* p = pkts[i];
-    const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
-    const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
-    const uint16_t id = free_id;
-    free_id = id_next[id];
-    // addr, len, id now; flags stay as they are until packed_publish: the
-    // device reads the body only after acquiring the head flags (§2.8.21).
-    desc[next_avail].addr = iova;
-    desc[next_avail].len = len;
-    desc[next_avail].id = id;
-    tokens[id] = p;
-    ndesc[id] = 1;
-    cap[id] = writable ? len : 0;
-    pending_head[unpublished] = next_avail;
-    pending_flags[unpublished] = static_cast<uint16_t>(lap_flags | wflag);
-    ++unpublished;
-    if (++next_avail == size) {
+  uint16_t free_id = s.free_id, next_avail = s.next_avail, lap_flags = s.lap_flags;  // the wrap counter: see packed_tx
+  // At most two runs, split at the ring's end (see split_add): positions
+  // next_avail + i and one flags value per run, no wrap test per buffer.
+  for (uint16_t done = 0; done < n;) {
+    const auto to_end = static_cast<uint16_t>(size - next_avail);
+    const uint16_t run = n - done < to_end ? static_cast<uint16_t>(n - done) : to_end;
+    ring::PackedDesc* const run_desc = desc + next_avail;
+    Packet* const* const run_pkts = pkts + done;
+    uint16_t* const run_head = pending_head + done;
+    uint16_t* const run_flags = pending_flags + done;
+    const auto flags = static_cast<uint16_t>(lap_flags | wflag);
+    for (uint16_t i = 0; i < run; ++i) {
+      Packet* p = run_pkts[i];
+      const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
+      const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
+      const uint16_t id = free_id;
+      free_id = id_next[id];
+      // addr, len, id now; flags stay as they are until packed_publish: the
+      // device reads the body only after acquiring the head flags (§2.8.21).
+      run_desc[i].addr = iova;
+      run_desc[i].len = len;
+      run_desc[i].id = id;
+      tokens[id] = p;
+      ndesc[id] = 1;
+      cap[id] = writable ? len : 0;
+      run_head[i] = static_cast<uint16_t>(next_avail + i);
+      run_flags[i] = flags;
+    }
+    done = static_cast<uint16_t>(done + run);
+    next_avail = static_cast<uint16_t>(next_avail + run);
+    if (next_avail == size) {
       next_avail = 0;
-      avail_wrap = !avail_wrap;
       lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
     }
   }
   s.free_id = free_id;
   s.next_avail = next_avail;
-  s.avail_wrap = avail_wrap;
+  s.avail_wrap = (lap_flags & ring::desc_flag::avail) != 0;
   s.lap_flags = lap_flags;
-  s.unpublished = unpublished;
+  s.unpublished = static_cast<uint16_t>(s.unpublished + n);
   s.inflight = static_cast<uint16_t>(s.inflight + n);
   s.num_free = static_cast<uint16_t>(s.num_free - n);
   s.unpublished_desc = static_cast<uint16_t>(s.unpublished_desc + n);
@@ -351,8 +374,12 @@ void Kernels<L>::packed_add(PackedState& s, Packet* const* pkts, uint16_t n, Seg
 // (§2.8.21.1: the first descriptor made available last).
 template <SimdLevel L>
 void Kernels<L>::packed_publish(PackedState& s) noexcept {
+  // Locals: gcc reloads members of `s` after every atomic store.
+  ring::PackedDesc* const desc = s.desc;
+  const uint16_t* const pending_head = s.pending_head;
+  const uint16_t* const pending_flags = s.pending_flags;
   for (uint16_t i = s.unpublished; i-- != 0;)
-    __atomic_store_n(&s.desc[s.pending_head[i]].flags, s.pending_flags[i], __ATOMIC_RELEASE);
+    __atomic_store_n(&desc[pending_head[i]].flags, pending_flags[i], __ATOMIC_RELEASE);
   s.added = static_cast<uint16_t>(s.added + s.unpublished_desc);
   s.unpublished = s.unpublished_desc = 0;
 }

@@ -51,6 +51,25 @@ class FreeState {
     return d[0] | d[1] | p->ol_flags;
   }
 
+  // Puts a one-segment packet in the free state: the masked bytes of the
+  // 16-byte word take their free values, the others (port, queue, buf_len)
+  // are kept, ol_flags is cleared. Branch-free: one load, two vector ops,
+  // two stores, on the line the caller has just read.
+  void restore(Packet* p) const noexcept {
+    const detail::Line0Word w = (detail::load_line0_word(p) & ~mask_) | bits_;
+    std::memcpy(reinterpret_cast<unsigned char*>(p) + detail::line0_word_offset, &w, sizeof(w));
+    p->ol_flags = 0;
+  }
+
+  // Puts a one-segment packet (nb_segs is 1 already) in the free state:
+  // the four fields the invariant fixes, stored whether or not they differ.
+  static void reset_single(Packet* p, std::uint16_t headroom) noexcept {
+    p->data_off = headroom;
+    p->pkt_len = 0;
+    p->data_len = 0;
+    p->ol_flags = 0;
+  }
+
   // Accumulates a bulk without a branch per packet: every masked bit is
   // equal in all packets and equal to its free value iff the OR and the AND
   // of the words both equal the free image; ol_flags must OR to 0.

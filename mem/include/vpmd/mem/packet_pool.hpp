@@ -97,9 +97,9 @@ class PacketPool {
   }
   // Frees packets of this pool (no nullptrs), chains segment by segment (a
   // segment of another pool goes back to its own pool's ring). Restores the
-  // free-packet invariant, writing only to packets that differ from it: it
-  // reads each packet's line 0 (one 16-byte load and ol_flags), which a
-  // caller that has just used the packet has in its cache anyway.
+  // free-packet invariant: reads nb_segs and writes data_off, pkt_len,
+  // data_len and ol_flags on each packet's line 0, which a caller that has
+  // just used the packet has in its cache anyway (put_bulk touches nothing).
   void free_bulk(std::span<Packet* const> pkts, Cache* cache = nullptr) noexcept {
     give_back<Check::free_state>(pkts, cache);
   }
@@ -164,14 +164,18 @@ class PacketPool {
         Packet** __restrict dst = cache->objs_ + len;
         Packet* const* __restrict src = pkts.data();
         if constexpr (C == Check::free_state) {
-          FreeState::Scan scan;
-#pragma GCC unroll 4
+          // One pass, no check of the fields first: nearly every freed
+          // packet was used (received, or sent with a length), so a scan of
+          // the bulk and a second pass to reset it cost more (21 -> 14
+          // instructions per packet in bench_burst), and the four stores go
+          // to line 0, which the caller has just used and holds.
+          const std::uint16_t headroom = headroom_;  // a local: the stores below cannot alias it
           for (std::uint32_t i = 0; i < n; ++i) {
             Packet* p = src[i];
-            scan.add(p);
             dst[i] = p;
+            if (p->nb_segs == 1) [[likely]] FreeState::reset_single(p, headroom);
+            else reset_slow(p);  // a chain: its other segments go back too
           }
-          if (!scan.clean(free_state_)) [[unlikely]] reset_bulk(pkts);  // some were used
         } else {
           detail::copy_objs(dst, src, n);
         }
@@ -182,7 +186,7 @@ class PacketPool {
     free_spill(pkts, cache, C);
   }
   void free_spill(std::span<Packet* const> pkts, Cache* cache, Check check) noexcept;
-  void reset_bulk(std::span<Packet* const> pkts) noexcept;  // reset_slow each packet that differs
+  void reset_bulk(std::span<Packet* const> pkts) noexcept;  // restores each packet (chains: reset_slow)
 
   ObjRing<Packet*> ring_;
   std::uint32_t count_;

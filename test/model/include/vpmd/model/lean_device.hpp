@@ -84,17 +84,30 @@ class LeanSplitDevice {
     const auto n = static_cast<std::uint16_t>(
         std::min<std::uint32_t>(static_cast<std::uint16_t>(avail_idx - last_avail_), std::min<std::uint32_t>(max, size_)));
     if (n == 0) return 0;
+    // The loop works on locals: its stores into the shared areas go through
+    // std::byte pointers, which may alias any member for the compiler, so
+    // members read in the loop would be reloaded after every used element.
+    const std::byte* const desc = desc_;
+    const std::byte* const avail = avail_;
+    std::byte* const used = used_;
+    const std::uint32_t mask = mask_, size = size_, first_avail = last_avail_, first_used = used_idx_;
+    const bool batching = in_order_batching_;
     UsedElem last{};
-    for (std::uint16_t k = 0; k < n; ++k) {
-      const auto at = static_cast<std::uint16_t>(last_avail_ + k);
-      const auto head = detail::read_plain<le16>(avail_ + avail_ring_off(at & mask_));
-      std::uint32_t writable = 0;
-      if (!walk(head, writable)) return publish(k, last);  // publishes what was completed before the bad chain
-      last = UsedElem{head, std::min(written_len, writable)};
-      // §2.7.8: the used element at used->idx + k names the chain's head.
-      if (!in_order_batching_) detail::write_plain(used_ + used_ring_off((used_idx_ + k) & mask_), last);
-    }
-    return publish(n, last);
+    // One loop per mode, so that neither tests the mode per buffer.
+    const auto run = [&]<bool Batching>() __attribute__((always_inline)) -> std::uint16_t {
+      for (std::uint32_t k = 0; k < n; ++k) {
+        const auto head = detail::read_plain<le16>(avail + avail_ring_off((first_avail + k) & mask));
+        std::uint32_t writable = 0;
+        if (!walk(desc, size, head, writable)) [[unlikely]] return static_cast<std::uint16_t>(k);
+        last = UsedElem{head, std::min(written_len, writable)};
+        // §2.7.8: the used element at used->idx + k names the chain's head.
+        if constexpr (!Batching) detail::write_plain(used + used_ring_off((first_used + k) & mask), last);
+      }
+      return n;
+    };
+    const std::uint16_t done = batching ? run.template operator()<true>() : run.template operator()<false>();
+    if (done != n) error_ = "descriptor chain names an index beyond the queue size, or loops (virtio-v1.2 §2.7.5)";
+    return publish(done, last);  // on a bad chain, what was completed before it
   }
 
   const std::string& error() const { return error_; }
@@ -104,17 +117,29 @@ class LeanSplitDevice {
  private:
   // Follows head's NEXT chain (§2.7.5) only to add up its device-writable
   // bytes; false when an index is beyond the queue or the chain loops.
-  bool walk(std::uint16_t head, std::uint32_t& writable) {
-    std::uint16_t i = head;
-    for (std::uint32_t count = 0; count < size_; ++count) {
-      if (i >= size_) break;
-      const std::byte* d = desc_ + sizeof(SplitDesc) * i;
+  // Static, on what serve() passes: nothing it reads can be aliased by the
+  // used elements serve() writes.
+  static bool walk(const std::byte* desc, std::uint32_t size, std::uint16_t head, std::uint32_t& writable) {
+    if (head >= size) return false;
+    // The head alone first: a one-descriptor buffer (every RX buffer, most
+    // TX packets) needs no loop.
+    const std::byte* d = desc + sizeof(SplitDesc) * head;
+    const auto flags = detail::read_plain<le16>(d + offsetof(SplitDesc, flags));
+    if ((flags & kDescFWrite) != 0) writable = detail::read_plain<le32>(d + offsetof(SplitDesc, len));
+    if ((flags & kDescFNext) == 0) [[likely]] return true;
+    return walk_rest(desc, size, detail::read_plain<le16>(d + offsetof(SplitDesc, next)), writable);
+  }
+
+  // The descriptors after a chain's head (at most size - 1 more).
+  static bool walk_rest(const std::byte* desc, std::uint32_t size, std::uint16_t i, std::uint32_t& writable) {
+    for (std::uint32_t count = 1; count < size; ++count) {
+      if (i >= size) break;
+      const std::byte* d = desc + sizeof(SplitDesc) * i;
       const auto flags = detail::read_plain<le16>(d + offsetof(SplitDesc, flags));
       if ((flags & kDescFWrite) != 0) writable += detail::read_plain<le32>(d + offsetof(SplitDesc, len));
       if ((flags & kDescFNext) == 0) return true;
       i = detail::read_plain<le16>(d + offsetof(SplitDesc, next));
     }
-    error_ = "descriptor chain names an index beyond the queue size, or loops (virtio-v1.2 §2.7.5)";
     return false;
   }
 
@@ -171,48 +196,63 @@ class LeanPackedDevice {
     if (ring_ == nullptr || !error_.empty()) return 0;
     // The device completes every buffer it pops, in order, before returning,
     // so between calls its used position and used wrap counter equal the
-    // available ones (§2.8.3): one (pos_, lap_) pair serves as both.
-    const std::uint16_t first = pos_;
-    const std::uint16_t first_lap = lap_;
+    // available ones (§2.8.3): one (pos, lap) pair serves as both. Locals
+    // for the loop: its stores into the ring (std::byte, 16-bit flags) may
+    // alias any member for the compiler, which would reload them after each.
+    std::byte* const ring = ring_;
+    const std::uint16_t size = size_;
+    const bool batching = in_order_batching_;
+    std::uint16_t pos = pos_, lap = lap_;
+    const std::uint16_t first = pos;
+    const std::uint16_t first_lap = lap;
     std::uint16_t first_flags = 0;
     std::uint16_t last_id = 0, last_flags = 0;
     std::uint32_t last_len = 0;
-    std::uint32_t n = 0;
-    for (; n < max; ++n) {
-      std::byte* head = slot(pos_);
-      // Acquire pairs with the driver's release store of this head's flags,
-      // written after the rest of its list (§2.8.6, §2.8.21): the list's
-      // other fields are visible to the plain reads below.
-      const std::uint16_t flags = detail::shared16(head + kFlagsOff).load(std::memory_order_acquire);
-      // §2.8.1: available means AVAIL == the avail wrap counter, USED != it.
-      if ((flags & kWrapBits) != lap_) break;
-      std::uint16_t id = 0;
-      std::uint32_t writable = 0;
-      const std::uint16_t start = pos_;
-      const std::uint16_t start_lap = lap_;
-      if (!walk(flags, id, writable)) break;
-      // WRITE says len is meaningful (§2.8.4), set for a buffer with writable elements.
-      last_id = id;
-      last_len = std::min(written_len, writable);
-      last_flags = static_cast<std::uint16_t>(used_bits(start_lap) | (writable != 0 ? kDescFWrite : 0));
-      if (n == 0) first_flags = last_flags;
-      if (!in_order_batching_) {
-        write_id_len(start, last_id, last_len);
-        // Release pairs with the driver's acquire of these flags before it
-        // reads id/len. The batch's first flags wait for the end (below).
-        if (n != 0) detail::shared16(slot(start) + kFlagsOff).store(last_flags, std::memory_order_release);
+    // One loop per mode (as LeanSplitDevice), so that neither tests it per buffer.
+    const auto run = [&]<bool Batching>() __attribute__((always_inline)) -> std::uint32_t {
+      std::uint32_t n = 0;
+      for (; n < max; ++n) {
+        std::byte* head = slot(ring, pos);
+        // Acquire pairs with the driver's release store of this head's flags,
+        // written after the rest of its list (§2.8.6, §2.8.21): the list's
+        // other fields are visible to the plain reads below.
+        const std::uint16_t flags = detail::shared16(head + kFlagsOff).load(std::memory_order_acquire);
+        // §2.8.1: available means AVAIL == the avail wrap counter, USED != it.
+        if ((flags & kWrapBits) != lap) break;
+        std::uint16_t id = 0;
+        std::uint32_t writable = 0;
+        const std::uint16_t start_lap = lap;
+        if (!walk(ring, size, flags, pos, lap, id, writable)) [[unlikely]] {
+          error_ = "packed descriptor list is longer than the ring (virtio-v1.2 §2.8.6)";
+          break;
+        }
+        // WRITE says len is meaningful (§2.8.4), set for a buffer with writable elements.
+        last_id = id;
+        last_len = std::min(written_len, writable);
+        last_flags = static_cast<std::uint16_t>(used_bits(start_lap) | (writable != 0 ? kDescFWrite : 0));
+        if (n == 0) first_flags = last_flags;
+        if constexpr (!Batching) {
+          write_id_len(head, last_id, last_len);
+          // Release pairs with the driver's acquire of these flags before it
+          // reads id/len. The batch's first flags wait for the end (below).
+          if (n != 0) detail::shared16(head + kFlagsOff).store(last_flags, std::memory_order_release);
+        }
       }
-    }
+      return n;
+    };
+    const std::uint32_t n = batching ? run.template operator()<true>() : run.template operator()<false>();
+    pos_ = pos;
+    lap_ = lap;
     if (n == 0) return 0;
-    if (in_order_batching_) {
+    if (batching) {
       // §2.8.9: one used descriptor at the batch's first position, with the
       // last buffer's id; the driver skips the whole batch's slots.
-      write_id_len(first, last_id, last_len);
+      write_id_len(slot(ring, first), last_id, last_len);
       first_flags = static_cast<std::uint16_t>(used_bits(first_lap) | (last_flags & kDescFWrite));
     }
     // The batch's first flags last, with release: the driver reaps in ring
     // order, so it sees the whole batch at once (pairs with its acquire).
-    detail::shared16(slot(first) + kFlagsOff).store(first_flags, std::memory_order_release);
+    detail::shared16(slot(ring, first) + kFlagsOff).store(first_flags, std::memory_order_release);
     served_ += n;
     return n;
   }
@@ -229,41 +269,52 @@ class LeanPackedDevice {
   // available pattern of that lap (AVAIL = w, USED = !w) with USED flipped.
   static std::uint16_t used_bits(std::uint16_t lap) { return static_cast<std::uint16_t>(lap ^ kPackedDescFUsed); }
 
-  std::byte* slot(std::uint16_t pos) const { return ring_ + sizeof(PackedDesc) * pos; }
+  static std::byte* slot(std::byte* ring, std::uint16_t pos) { return ring + sizeof(PackedDesc) * pos; }
 
-  void step() {
-    // §2.8.1: passing the end of the ring flips the wrap counter.
-    if (++pos_ == size_) {
-      pos_ = 0;
-      lap_ ^= kWrapBits;
+  // Steps over one available descriptor list (§2.8.6) starting at pos, whose
+  // head flags were acquired: counts its device-writable bytes and reads the
+  // Buffer ID from its last descriptor, moving pos (and lap: §2.8.1, passing
+  // the end of the ring flips the wrap counter) past it. False (pos, lap
+  // unchanged) when the list is longer than the ring.
+  static bool walk(std::byte* ring, std::uint16_t size, std::uint16_t flags, std::uint16_t& pos, std::uint16_t& lap,
+                   std::uint16_t& id, std::uint32_t& writable) {
+    // A one-descriptor list (every RX buffer, most TX packets): no loop.
+    if ((flags & kDescFNext) == 0) [[likely]] {
+      const std::byte* d = slot(ring, pos);
+      if ((flags & kDescFWrite) != 0) writable = detail::read_plain<le32>(d + offsetof(PackedDesc, len));
+      id = detail::read_plain<le16>(d + offsetof(PackedDesc, id));
+      if (++pos == size) {
+        pos = 0;
+        lap ^= kWrapBits;
+      }
+      return true;
     }
+    return walk_list(ring, size, flags, pos, lap, id, writable);
   }
 
-  // Steps over one available descriptor list (§2.8.6) starting at pos_, whose
-  // head flags were acquired: counts its device-writable bytes and reads the
-  // Buffer ID from its last descriptor. False (pos_ unchanged) when the list
-  // is longer than the ring.
-  bool walk(std::uint16_t flags, std::uint16_t& id, std::uint32_t& writable) {
-    const std::uint16_t start = pos_;
-    const std::uint16_t start_lap = lap_;
-    for (std::uint32_t count = 0; count < size_; ++count) {
-      const std::byte* d = slot(pos_);
+  static bool walk_list(std::byte* ring, std::uint16_t size, std::uint16_t flags, std::uint16_t& pos, std::uint16_t& lap,
+                        std::uint16_t& id, std::uint32_t& writable) {
+    const std::uint16_t start = pos;
+    const std::uint16_t start_lap = lap;
+    for (std::uint32_t count = 0; count < size; ++count) {
+      const std::byte* d = slot(ring, pos);
       if (count != 0) flags = detail::read_plain<le16>(d + kFlagsOff);
       if ((flags & kDescFWrite) != 0) writable += detail::read_plain<le32>(d + offsetof(PackedDesc, len));
-      step();
+      if (++pos == size) {
+        pos = 0;
+        lap ^= kWrapBits;
+      }
       if ((flags & kDescFNext) == 0) {
         id = detail::read_plain<le16>(d + offsetof(PackedDesc, id));
         return true;
       }
     }
-    pos_ = start;
-    lap_ = start_lap;
-    error_ = "packed descriptor list is longer than the ring (virtio-v1.2 §2.8.6)";
+    pos = start;
+    lap = start_lap;
     return false;
   }
 
-  void write_id_len(std::uint16_t pos, std::uint16_t id, std::uint32_t len) {
-    std::byte* d = slot(pos);
+  static void write_id_len(std::byte* d, std::uint16_t id, std::uint32_t len) {
     detail::write_plain(d + offsetof(PackedDesc, id), id);
     detail::write_plain(d + offsetof(PackedDesc, len), len);
   }

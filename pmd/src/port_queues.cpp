@@ -39,7 +39,8 @@ Result<RingAndMemory<Ring>> make_ring(IovaMapper& mapper, const QueueParams& p, 
 template <class Ring>
 std::string describe(const Ring& r) {
   return "size=" + std::to_string(r.size()) + " free=" + std::to_string(r.free_descriptors()) +
-         " in_flight=" + std::to_string(r.in_flight()) + " broken=" + std::string(ring::to_string(r.broken()));
+         " in_flight=" + std::to_string(r.in_flight()) + " broken=" + std::string(ring::to_string(r.broken())) + " " +
+         r.shared_state();
 }
 
 template <class Ring>

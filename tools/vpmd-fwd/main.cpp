@@ -175,6 +175,14 @@ int main(int argc, char** argv) {
   if (!base.empty()) end = snapshot(*ports);
   std::printf("vpmd-fwd: %s after %.1f s; draining frames still in flight\n", g_stop ? "signal" : "duration reached", seconds);
   drain(engine);
+  // A txonly window that never arrived: what each queue looks like now.
+  for (const FwdPort& p : *ports) {
+    const FwdPort& rcv = p.peer != nullptr ? *p.peer : p;
+    if (p.mode == Mode::txonly && p.c.tx > rcv.c.rx + p.c.lost)
+      std::printf("vpmd-fwd: %llu frames sent by %s never arrived; queues:\n%s%s",
+                  static_cast<unsigned long long>(p.c.tx - rcv.c.rx - p.c.lost), p.spec.c_str(),
+                  p.port->queue_state().c_str(), p.peer != nullptr ? p.peer->port->queue_state().c_str() : "");
+  }
 
   Summary sum = summarize(*ports, seconds);
   if (!base.empty()) rebase(sum, base, end);

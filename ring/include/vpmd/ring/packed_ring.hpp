@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "vpmd/mem/result.hpp"
 #include "vpmd/ring/barrier.hpp"
@@ -291,6 +292,16 @@ class PackedRing {
     // the device's barrier between marking used and reading the structure.
     barrier::store_load_fence();
     return has_used();
+  }
+
+  // Diagnostics (cold): the event suppression structures and the next
+  // used descriptor's flags as they are now, beside the driver's shadows.
+  std::string shared_state() const {
+    const auto n = [](unsigned v) { return std::to_string(v); };
+    return "driver_event=" + n(barrier::peek(driver_event_->flags)) + "/" + n(barrier::peek(driver_event_->off_wrap)) +
+           " device_event=" + n(barrier::peek(device_event_->flags)) + "/" + n(barrier::peek(device_event_->off_wrap)) +
+           " desc[next_used].flags=" + n(barrier::peek(desc_[next_used_].flags)) + " | next_avail=" + n(next_avail_) +
+           " avail_wrap=" + n(avail_wrap_) + " next_used=" + n(next_used_) + " used_wrap=" + n(used_wrap_);
   }
 
   template <class F>

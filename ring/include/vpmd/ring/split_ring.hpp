@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <string>
 
 #include "vpmd/mem/result.hpp"
 #include "vpmd/ring/barrier.hpp"
@@ -224,6 +225,16 @@ class SplitRing {
     // device's barrier between writing used->idx and reading used_event/flags.
     barrier::store_load_fence();
     return has_used();
+  }
+
+  // Diagnostics (cold): the shared indices and suppression fields as they
+  // are now, beside the driver's shadows, for a stalled queue's report.
+  std::string shared_state() const {
+    const auto n = [](uint16_t v) { return std::to_string(v); };
+    return "avail.idx=" + n(barrier::peek(avail_->idx)) + " avail.flags=" + n(barrier::peek(avail_->flags)) +
+           " used_event=" + n(barrier::peek(*used_event_)) + " used.idx=" + n(barrier::peek(used_->idx)) +
+           " used.flags=" + n(barrier::peek(used_->flags)) + " avail_event=" + n(barrier::peek(*avail_event_)) +
+           " | published=" + n(published_.value()) + " kicked=" + n(kicked_.value()) + " last_used=" + n(last_used_.value());
   }
 
   // Teardown after the device is reset: hands every outstanding token to f

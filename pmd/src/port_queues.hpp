@@ -9,6 +9,7 @@
 #include "vpmd/simd/queues.hpp"
 #include "vpmd/simd/rx_burst.hpp"
 #include "vpmd/simd/burst_ops.hpp"
+#include "vpmd/simd/tx_watchdog.hpp"
 
 namespace vpmd::pmd {
 
@@ -20,6 +21,7 @@ struct QueueHolder {
   virtual void set_doorbell(const simd::Doorbell& d) = 0;
   virtual void prime() {}      // RX: fill the ring before the first burst
   virtual void detach() = 0;   // after the device reset: every packet back to its pool
+  virtual void upkeep() {}     // TX: the watchdog (simd/tx_watchdog.hpp); polling thread only
   virtual const simd::QueueStats& stats() const = 0;
   // "free=N in_flight=M broken=reason": for diagnostics.
   virtual std::string ring_state() const = 0;

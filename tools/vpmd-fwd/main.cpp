@@ -27,16 +27,20 @@ int fail(const std::string& what) {
   return 1;
 }
 
-// Port upkeep every 10 ms: link_up() notices a vhost-user back end that went
-// away (the port hands its packets back) and brings the port back when it
-// returns. Prints each change.
+// Port upkeep every 10 ms (Port::upkeep: the TX watchdog, and for
+// vhost-user the back end's comings and goings). link_up() notices a
+// vhost-user back end that went away (the port hands its packets back) and
+// brings the port back when it returns. Prints each change.
 void upkeep(std::vector<FwdPort>& ports, std::vector<char>& up) {
   up.resize(ports.size(), 1);
   for (size_t i = 0; i < ports.size(); ++i) {
     // Only vhost-user devices come and go; a PCI port's link_up() would be
     // a config-space read (an I/O exit) every 10 ms for nothing.
-    if (ports[i].port->transport() != "vhost-user") continue;
-    const char now = ports[i].port->link_up();
+    if (ports[i].port->transport() != "vhost-user") {
+      ports[i].port->upkeep();
+      continue;
+    }
+    const char now = ports[i].port->link_up();  // upkeep() included
     if (now != up[i]) std::printf("port %zu: link %s\n", i, now ? "up (reconnected, port restarted)" : "DOWN");
     if (!now && up[i])  // what was in flight is gone: it leaves the --window
       for (FwdPort& p : ports) {
@@ -91,7 +95,8 @@ void warm_up(Engine& engine, double seconds) {
 
 QueueStats since(const QueueStats& now, const QueueStats& was) {
   return {now.packets - was.packets, now.bytes - was.bytes,   now.errors - was.errors,
-          now.missed - was.missed,   now.refill_failures - was.refill_failures, now.kicks - was.kicks};
+          now.missed - was.missed,   now.refill_failures - was.refill_failures, now.kicks - was.kicks,
+          now.renotifies - was.renotifies};
 }
 
 // The summary's figures for the measured window only: frames received while

@@ -84,6 +84,8 @@ void print_summary(const Summary& s) {
                 static_cast<unsigned long long>(p.c.tx_dropped), static_cast<unsigned long long>(p.errors),
                 static_cast<unsigned long long>(p.rx.refill_failures), static_cast<unsigned long long>(p.rx.kicks),
                 static_cast<unsigned long long>(p.tx.kicks), per_pkt(p.c.busy_cycles, p.c.moved), testpmd_per_pkt(p));
+    if (p.tx.renotifies) std::printf("  tx renotified by the watchdog (the device missed a notification): %llu\n",
+                                     static_cast<unsigned long long>(p.tx.renotifies));
     if (p.c.alloc_failures) std::printf("  txonly bursts skipped, pool empty: %llu\n", static_cast<unsigned long long>(p.c.alloc_failures));
     for (const std::string& why : p.problems) std::printf("  ERROR: %s\n", why.c_str());
   }
@@ -121,12 +123,12 @@ bool write_json(const Summary& s, const std::string& file, std::string& why) {
                  "\"tx_packets\": %llu, \"tx_bytes\": %llu, \"tx_dropped\": %llu, \"errors\": %llu, "
                  "\"rx_seen\": %llu, \"tx_offered\": %llu, \"tx_accepted\": %llu, \"refill_failures\": %llu, \"alloc_failures\": %llu, "
                  "\"rx_mpps\": %.4f, \"tx_mpps\": %.4f, \"rx_gbps\": %.4f, \"tx_gbps\": %.4f, \"cycles_per_packet\": %.1f, "
-                 "\"testpmd_cycles_per_packet\": %.1f, \"tx_kicks\": %llu, \"rx_kicks\": %llu, \"path\": %s}%s\n",
+                 "\"testpmd_cycles_per_packet\": %.1f, \"tx_kicks\": %llu, \"rx_kicks\": %llu, \"tx_renotifies\": %llu, \"path\": %s}%s\n",
                  i, quoted(p.spec).c_str(), quoted(p.mode).c_str(), ull{p.rx.packets}, ull{p.rx.bytes}, ull{p.tx.packets},
                  ull{p.tx.bytes}, ull{p.c.tx_dropped}, ull{p.errors}, ull{p.c.rx}, ull{p.c.offered}, ull{p.c.tx}, ull{p.rx.refill_failures},
                  ull{p.c.alloc_failures}, mpps(p.rx.packets, s.seconds), mpps(p.tx.packets, s.seconds),
                  gbps(p.rx.bytes, s.seconds), gbps(p.tx.bytes, s.seconds), per_pkt(p.c.busy_cycles, p.c.moved),
-                 testpmd_per_pkt(p), ull{p.tx.kicks}, ull{p.rx.kicks}, quoted(p.path).c_str(), i + 1 < s.ports.size() ? "," : "");
+                 testpmd_per_pkt(p), ull{p.tx.kicks}, ull{p.rx.kicks}, ull{p.tx.renotifies}, quoted(p.path).c_str(), i + 1 < s.ports.size() ? "," : "");
   }
   std::fprintf(f, "  ],\n  \"pool_in_use\": %u,\n  \"lost_frees\": %llu,\n  \"errors\": %llu\n}\n", s.pool_in_use,
                ull{s.lost_frees}, ull{s.errors()});

@@ -101,12 +101,19 @@ class Port {
   // One line per queue: ring size, free descriptors, buffers in flight, broken reason.
   std::string queue_state() const;
 
-  // VIRTIO_NET_S_LINK_UP (true without STATUS). Also the port's upkeep:
-  // when the device has gone away (a vhost-user back end that exited) the
-  // bursts unbind (they return 0), every posted and in-flight packet goes
-  // back to its pool, and later calls reconnect and restart the port, every
-  // 100 ms at most. Call it from the polling thread, between bursts, every
-  // millisecond or so (it costs a syscall on vhost-user).
+  // The port's upkeep; call it from the polling thread, between bursts,
+  // every few milliseconds. It never blocks; on vhost-user it costs one
+  // recv() (is the back end still there?), on PCI no syscall. When the device has gone away (a vhost-user back end that
+  // exited) the bursts unbind (they return 0), every posted and in-flight
+  // packet goes back to its pool, and later calls reconnect and restart the
+  // port, every 100 ms at most (a syscall each). A TX queue whose device has
+  // completed nothing over two upkeeps while packets wait is notified again
+  // (tx_stats().renotifies): QEMU 7.2 can miss a notification
+  // (simd/tx_watchdog.hpp).
+  void upkeep();
+  // VIRTIO_NET_S_LINK_UP (true without STATUS), after upkeep(). Reading the
+  // status is a config-space read: an I/O exit on PCI, so a PCI port's
+  // poller should call upkeep() often and this only when it wants the link.
   bool link_up();
   std::array<uint8_t, 6> mac() const { return mac_; }
   uint16_t mtu() const { return mtu_; }

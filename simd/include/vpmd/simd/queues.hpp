@@ -17,6 +17,8 @@ struct QueueStats {
   uint64_t missed = 0;           // RX: not observable on virtio (the device drops silently): stays 0
   uint64_t refill_failures = 0;  // RX: the pool had no buffers for a refill
   uint64_t kicks = 0;            // notifications rung (each may be an MMIO exit or a syscall)
+  uint64_t renotifies = 0;       // TX: notifications rung again by the port's upkeep for a device that
+                                 // completed nothing while packets waited (it missed one: see TxWatchdog)
 };
 
 // The ring types the paths are compiled for: split or packed, any order or
@@ -53,6 +55,7 @@ struct TxQueue {
   Doorbell doorbell;
   uint16_t hdr_size = 12;
   uint16_t reclaim_threshold = 32;  // reap completions when fewer descriptors than this are free
+  uint16_t reclaim_batch = 8;       // ... and at most max(this, burst size) of them per burst
   // One header slot per ring id, for packets without headroom for the
   // header: it goes in its own descriptor in front of the data (§5.1.6.2).
   std::byte* hdr_slots = nullptr;

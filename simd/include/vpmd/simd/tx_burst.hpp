@@ -14,24 +14,35 @@
 namespace vpmd::simd {
 
 // Path: ScalarPath or VectorPath<level> (kernel_path.hpp), as in rx_burst.hpp.
+// Reaps up to `max` completed packets, oldest first; returns how many.
 template <class Ring, BurstPath Path = ScalarPath>
-void tx_reclaim(TxQueue<Ring>& q) noexcept {
+uint32_t tx_reclaim(TxQueue<Ring>& q, uint32_t max = UINT32_MAX) noexcept {
   Packet* done[64];
   uint32_t lens[64];
-  for (uint16_t k; (k = Path::reap(q.ring, std::span<Packet*>(done), std::span<uint32_t>(lens))) != 0;) {
+  uint32_t total = 0;
+  while (total < max) {
+    const auto want = static_cast<size_t>(std::min<uint32_t>(max - total, 64));
+    const uint16_t k = Path::reap(q.ring, std::span<Packet*>(done, want), std::span<uint32_t>(lens, want));
     // The common case: every packet from the queue's own pool, freed in bulk
     // through its cache; anything else goes back to its own pool.
     uint16_t same = 0;
     for (; same < k && done[same]->pool == q.free_pool; ++same) {}
     if (same != 0) q.free_pool->free_bulk({done, same}, q.cache);
     for (uint16_t i = same; i < k; ++i) done[i]->pool->free(done[i]);
-    if (k < 64) break;
+    total += k;
+    if (k < want) break;
   }
+  return total;
 }
 
 template <class Ring, BurstPath Path = ScalarPath>
 uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
-  if (q.ring.free_descriptors() < std::max<uint16_t>(q.reclaim_threshold, n)) tx_reclaim<Ring, Path>(q);
+  // Once fewer than reclaim_threshold descriptors are free, every burst reaps
+  // a few completions (at most max(reclaim_batch, n)): the cost is spread over
+  // the bursts instead of one burst freeing a whole ring (~2 us, the p99.9 of
+  // a ping-pong), and a burst of n still finds room for n.
+  if (q.ring.free_descriptors() < std::max<uint16_t>(q.reclaim_threshold, n))
+    tx_reclaim<Ring, Path>(q, std::max<uint16_t>(q.reclaim_batch, n));
   const uint16_t hdr = q.hdr_size;
   uint16_t sent = 0;
   uint64_t bytes = 0;

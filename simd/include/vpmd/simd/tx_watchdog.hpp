@@ -1,0 +1,47 @@
+#pragma once
+// The TX watchdog: a device that missed a notification is notified again.
+//
+// A driver notifies only when the device asked for it (virtio-v1.2 §2.7.10
+// avail_event, §2.8.10 event suppression). That works only if the device,
+// after writing where it wants the next notification, makes the write
+// visible before it looks at avail->idx once more (the device half of the
+// full barrier in §2.7.13.4). QEMU 7.2's virtio-net TX completion path does
+// not: virtio_net_tx_complete() flushes the queue, and each virtqueue_pop()
+// writes avail_event = last_avail_idx with no barrier before the next pop
+// reads avail->idx. When our avail->idx store and its avail_event store
+// cross there, both sides read the other's old value: we see an event we
+// have not reached and do not notify, QEMU sees an empty ring and waits.
+// The queue then sits with packets in it until something notifies again,
+// which may be never (a forwarder whose window is full sends nothing more).
+//
+// Nothing in the burst can tell that apart from a device that is merely
+// slow, so the check runs in the port's upkeep (Port::upkeep, every few ms,
+// off the burst path): packets waiting, and no completion since the last
+// upkeep, twice in a row, rings the doorbell once more and counts it. A
+// spurious notification is harmless (§2.7.13.4 allows them); a stall is not.
+#include "vpmd/simd/tx_burst.hpp"
+
+namespace vpmd::simd {
+
+struct TxWatchdog {
+  uint8_t idle_upkeeps = 0;  // consecutive upkeeps with packets waiting and none completed
+
+  // Call on the queue's polling thread, between bursts. Returns whether it
+  // notified the device.
+  template <class Ring>
+  bool upkeep(TxQueue<Ring>& q) noexcept {
+    if (q.ring.broken() != ring::Broken::none) return false;
+    const uint32_t freed = tx_reclaim(q);
+    if (freed != 0 || q.ring.in_flight() == 0) {
+      idle_upkeeps = 0;
+      return false;
+    }
+    if (++idle_upkeeps < 2) return false;
+    idle_upkeeps = 0;
+    q.doorbell.ring(q.ring.notification_data());
+    ++q.stats.renotifies;
+    return true;
+  }
+};
+
+}  // namespace vpmd::simd

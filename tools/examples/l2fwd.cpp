@@ -74,7 +74,11 @@ int main(int argc, char** argv) {
   // 5. Poll: receive a burst, send it on, free what the TX ring had no room for.
   unsigned long long received = 0, sent = 0;
   std::array<vpmd::Packet*, 32> burst{};
-  while (!stop_requested) {
+  for (uint32_t round = 1; !stop_requested; ++round) {
+    // Every 1024 rounds, between bursts: the ports' upkeep (the TX watchdog;
+    // on vhost-user, a back end that went away and came back).
+    if ((round & 1023) == 0)
+      for (auto& port : ports) port->upkeep();
     for (size_t i = 0; i < ports.size(); ++i) {
       vpmd::Port& in = *ports[i];
       vpmd::Port& out = *ports[ports.size() == 2 ? 1 - i : i];

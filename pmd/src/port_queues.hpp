@@ -46,9 +46,10 @@ struct QueueParams {
   uint16_t port_id = 0, queue_id = 0;
   int numa_node = -1;
   // Ask the device for no used-buffer notifications (a polling driver needs
-  // none). On for vhost-user; PCI keeps the device's default for now: it was
-  // among the changes under suspicion while a QEMU legacy-NIC forwarding
-  // stall (qemu_fwd_pair_legacy_split) was chased, and is not cleared yet.
+  // none). On for vhost-user; PCI keeps the device's default. It was among
+  // the suspects of the qemu_fwd_pair_legacy_split stall, whose cause turned
+  // out to be QEMU missing a TX notification (simd/tx_watchdog.hpp); turning
+  // it on for PCI is left until its effect on QEMU guests is measured.
   bool suppress_interrupts = false;
 };
 

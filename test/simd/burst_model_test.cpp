@@ -271,6 +271,16 @@ void tx_watchdog_and_capped_reclaim() {
   REQUIRE(send(20) == 20);
   CHECK(q.ring.free_descriptors() == 17);
 
+  // A busy queue: each burst reaps what the device completed, so an upkeep
+  // finds nothing to reap while packets wait, and must still stay quiet.
+  for (int i = 0; i < 4; ++i) {
+    device_completes(UINT32_MAX);
+    REQUIRE(send(40) == 40);  // reaps (17 free < 40) and refills
+    CHECK(q.ring.in_flight() != 0);
+    CHECK_FALSE(dog.upkeep(q));
+  }
+  CHECK(q.stats.renotifies == 1);
+
   // Everything completes; the watchdog reaps it all and stays quiet.
   device_completes(UINT32_MAX);
   (void)notified();

@@ -16,14 +16,16 @@
 //
 // Nothing in the burst can tell that apart from a device that is merely
 // slow, so the check runs in the port's upkeep (Port::upkeep, every few ms,
-// off the burst path): packets waiting, and no completion since the last
-// upkeep, twice in a row, rings the doorbell once more and counts it. A
+// off the burst path): packets waiting, and none completed (reaped by the
+// upkeep or by a burst) since the last upkeep, twice in a row, rings the
+// doorbell once more and counts it. A
 // spurious notification is harmless (§2.7.13.4 allows them); a stall is not.
 #include "vpmd/simd/tx_burst.hpp"
 
 namespace vpmd::simd {
 
 struct TxWatchdog {
+  uint64_t completed = 0;    // packets sent and reaped, at the last upkeep
   uint8_t idle_upkeeps = 0;  // consecutive upkeeps with packets waiting and none completed
 
   // Call on the queue's polling thread, between bursts. Returns whether it
@@ -31,8 +33,12 @@ struct TxWatchdog {
   template <class Ring>
   bool upkeep(TxQueue<Ring>& q) noexcept {
     if (q.ring.broken() != ring::Broken::none) return false;
-    const uint32_t freed = tx_reclaim(q);
-    if (freed != 0 || q.ring.in_flight() == 0) {
+    tx_reclaim(q);
+    // Completions reaped here or by any burst since the last upkeep: a busy
+    // queue reaps in its bursts and leaves this call nothing to find.
+    const uint64_t done = q.stats.packets - q.ring.in_flight();
+    if (done != completed || q.ring.in_flight() == 0) {
+      completed = done;
       idle_upkeeps = 0;
       return false;
     }

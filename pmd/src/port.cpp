@@ -330,14 +330,18 @@ void Port::try_resume() {
   }
 }
 
-void Port::upkeep() {
+void Port::upkeep(bool tx_queues) {
   Impl& m = *impl_;
   if (!m.dev->transport().alive()) {
     if (started_) lose_device();
     if (m.resume) try_resume();
   }
-  if (!started_) return;
+  if (!started_ || !tx_queues) return;
   for (auto& h : m.txq) h->upkeep();
+}
+
+void Port::tx_upkeep(uint16_t q) {
+  if (started_ && q < impl_->txq.size()) impl_->txq[q]->upkeep();
 }
 
 bool Port::link_up() {

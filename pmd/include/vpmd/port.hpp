@@ -109,8 +109,12 @@ class Port {
   // port, every 100 ms at most (a syscall each). A TX queue whose device has
   // completed nothing over two upkeeps while packets wait is notified again
   // (tx_stats().renotifies): QEMU 7.2 can miss a notification
-  // (simd/tx_watchdog.hpp).
-  void upkeep();
+  // (simd/tx_watchdog.hpp). That watchdog touches every TX queue: when the
+  // TX queues are polled by several threads, call upkeep(false) from one
+  // thread and tx_upkeep(q) from the thread of each queue instead.
+  void upkeep(bool tx_queues = true);
+  // The TX watchdog of queue q alone, from the thread that polls it.
+  void tx_upkeep(uint16_t q);
   // VIRTIO_NET_S_LINK_UP (true without STATUS), after upkeep(). Reading the
   // status is a config-space read: an I/O exit on PCI, so a PCI port's
   // poller should call upkeep() often and this only when it wants the link.

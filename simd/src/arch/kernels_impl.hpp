@@ -192,8 +192,8 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
 
 // Packed ring, any order: a group is 4 consecutive descriptors, one 64-byte
 // line (virtio-v1.2 §2.8.13): flags acquired and checked at once, ids and
-// lengths loaded field by field (gathered on AVX2/AVX-512), tokens and caps
-// gathered, all checked as one group, retired in ring order exactly as
+// lengths loaded field by field, tokens and caps loaded by id, all checked
+// as one group, retired in ring order exactly as
 // PackedRing::reap does (free ids pushed in the same order).
 template <SimdLevel L>
 template <int Mode>

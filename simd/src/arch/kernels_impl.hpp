@@ -42,16 +42,21 @@ uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, ui
     const auto slot = static_cast<uint16_t>(last_used & mask);
     if (slot + (G - 1) > mask) break;  // the group wraps the used ring: left to the scalar reap
     uint32_t* const len = Rx ? rx_len : lens + done;
-    if (!Gr::split(used + size_t{slot} * 8, mask, tokens, cap, id, out + done, len, rx.hdr)) break;
-    if (!Gr::singles(ndesc, id, G)) break;  // chains: the scalar reap
+    int dir;
+    if (!Gr::split(used + size_t{slot} * 8, mask, tokens, cap, id, out + done, len, rx.hdr, dir)) break;
+    if (!Gr::singles(ndesc, id, G, dir)) break;  // chains: the scalar reap
     if constexpr (Rx) {
       if (!Gr::rx_finish(rx, out + done, len, G, b)) break;
     }
-    for (uint16_t k = 0; k < G; ++k) {
-      const uint32_t d = id[k];
-      tokens[d] = nullptr;
-      next[d] = fh;
-      fh = static_cast<uint16_t>(d);
+    if (dir != 0) {
+      fh = static_cast<uint16_t>(Gr::push4(tokens, next, dir > 0 ? id[0] : id[3], dir, fh));
+    } else {
+      for (uint16_t k = 0; k < G; ++k) {
+        const uint32_t d = id[k];
+        tokens[d] = nullptr;
+        next[d] = fh;
+        fh = static_cast<uint16_t>(d);
+      }
     }
     last_used = static_cast<uint16_t>(last_used + G);
     done = static_cast<uint16_t>(done + G);
@@ -218,16 +223,21 @@ uint16_t Kernels<L>::packed_take(PackedState& s, const RxHead* h, Packet** out, 
   while (max - done >= 4 && published - done >= 4) {
     if (next_used + 4 > size) break;  // the group wraps the ring: left to the scalar reap
     uint32_t* const len = Rx ? rx_len : lens + done;
-    if (!Gr::packed(desc + next_used, used_wrap, uint32_t{size} - 1u, tokens, cap, id, out + done, len, rx.hdr)) break;
-    if (!Gr::singles(ndesc, id, 4)) break;  // chains: the scalar reap
+    int dir;
+    if (!Gr::packed(desc + next_used, used_wrap, uint32_t{size} - 1u, tokens, cap, id, out + done, len, rx.hdr, dir)) break;
+    if (!Gr::singles(ndesc, id, 4, dir)) break;  // chains: the scalar reap
     if constexpr (Rx) {
       if (!Gr::rx_finish(rx, out + done, len, 4, b)) break;
     }
-    for (uint16_t k = 0; k < 4; ++k) {
-      const uint32_t d = id[k];
-      tokens[d] = nullptr;
-      id_next[d] = free_id;
-      free_id = static_cast<uint16_t>(d);
+    if (dir != 0) {
+      free_id = static_cast<uint16_t>(Gr::push4(tokens, id_next, dir > 0 ? id[0] : id[3], dir, free_id));
+    } else {
+      for (uint16_t k = 0; k < 4; ++k) {
+        const uint32_t d = id[k];
+        tokens[d] = nullptr;
+        id_next[d] = free_id;
+        free_id = static_cast<uint16_t>(d);
+      }
     }
     next_used = static_cast<uint16_t>(next_used + 4);
     if (next_used == size) {
@@ -263,6 +273,8 @@ uint16_t Kernels<L>::packed_rx(PackedState& s, const RxHead& h, Packet** out, ui
 // before publish()'s release of avail->idx (§2.7.13.3).
 template <SimdLevel L>
 void Kernels<L>::split_add(SplitState& s, Packet* const* pkts, uint16_t n, SegRule rule) noexcept {
+  using Gr = Group<L>;
+  using Run4 = typename Gr::Run4;
   // Everything in locals: the stores below could alias `s` for the compiler,
   // which would then reload every pointer per buffer.
   ring::SplitDesc* const desc = s.desc;
@@ -275,33 +287,66 @@ void Kernels<L>::split_add(SplitState& s, Packet* const* pkts, uint16_t n, SegRu
   const uint16_t mask = s.mask;
   const uint64_t hi_flags = uint64_t{rule.writable ? ring::desc_flag::write : 0u} << 32;
   const uint32_t off = rule.off, fixed_len = rule.len;
-  const bool from_data = rule.from_data, writable = rule.writable;
+  const bool writable = rule.writable;
   const uint16_t avail0 = s.avail_idx;
   uint16_t d = s.free_head;
-  // At most two runs, split at the avail ring's end, so that each run's
-  // slots are consecutive (avail_slots[i]): no index to mask per buffer.
-  for (uint16_t done = 0; done < n;) {
-    const auto first_slot = static_cast<uint16_t>((avail0 + done) & mask);
-    const auto to_end = static_cast<uint16_t>(mask + 1 - first_slot);
-    const uint16_t run = n - done < to_end ? static_cast<uint16_t>(n - done) : to_end;
-    uint16_t* const avail_slots = avail_ring + first_slot;
-    Packet* const* const run_pkts = pkts + done;
-    for (uint16_t i = 0; i < run; ++i) {
-      Packet* p = run_pkts[i];
-      const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
-      const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
+  // One loop per kind of rule (FromData: TX, the header in the headroom;
+  // otherwise RX, one posted length), so that neither tests it per buffer.
+  const auto add = [&]<bool FromData>() __attribute__((always_inline)) {
+    // Four buffers at once need one cap for all: RX, or TX (no writable bytes).
+    const bool groups = !(FromData && writable);
+    const uint32_t group_cap = writable ? fixed_len : 0;
+    const auto put_desc = [&](uint32_t id, Packet* p) __attribute__((always_inline)) {
+      const uint64_t iova = FromData ? p->buf_iova + p->data_off - off : p->buf_iova + off;
+      const uint32_t len = FromData ? uint32_t{p->data_len} + off : fixed_len;
       // {addr, len, flags, next = 0} in one 16-byte store.
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + d),
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + id),
                        _mm_set_epi64x(static_cast<long long>(len | hi_flags), static_cast<long long>(iova)));
-      tokens[d] = p;
-      last[d] = d;
-      ndesc[d] = 1;
-      cap[d] = writable ? len : 0;
-      avail_slots[i] = d;
-      d = next[d];
+      return len;
+    };
+    // Four heads base..base+3, taken in list order (Dir 1: base first).
+    const auto group = [&]<int Dir>(uint32_t b, Packet* const* p4, uint16_t* slots) __attribute__((always_inline)) {
+      for (uint32_t k = 0; k < 4; ++k) put_desc(Dir > 0 ? b + k : b + 3 - k, p4[k]);
+      Gr::book4(tokens + b, last + b, ndesc + b, cap + b, p4, Dir, b, group_cap);
+      Gr::slots4(slots, Dir, b);
+    };
+    // At most two runs, split at the avail ring's end, so that each run's
+    // slots are consecutive (avail_slots[i]): no index to mask per buffer.
+    for (uint16_t done = 0; done < n;) {
+      const auto first_slot = static_cast<uint16_t>((avail0 + done) & mask);
+      const auto to_end = static_cast<uint16_t>(mask + 1 - first_slot);
+      const uint16_t run = n - done < to_end ? static_cast<uint16_t>(n - done) : to_end;
+      uint16_t* const avail_slots = avail_ring + first_slot;
+      Packet* const* const run_pkts = pkts + done;
+      for (uint16_t i = 0; i < run;) {
+        // Four free descriptors in a row (Group::free_run4: what a reap of
+        // buffers completed in order leaves on the list): their bookkeeping
+        // in one store per array, the list's links read with one load.
+        if (groups && run - i >= 4) {
+          const Run4 r = Gr::free_run4(next, d, mask);
+          if (r.dir != 0) {
+            if (r.dir > 0) group.template operator()<1>(r.base, run_pkts + i, avail_slots + i);
+            else group.template operator()<-1>(r.base, run_pkts + i, avail_slots + i);
+            d = static_cast<uint16_t>(r.next);
+            i = static_cast<uint16_t>(i + 4);
+            continue;
+          }
+        }
+        Packet* p = run_pkts[i];
+        const uint32_t len = put_desc(d, p);
+        tokens[d] = p;
+        last[d] = d;
+        ndesc[d] = 1;
+        cap[d] = writable ? len : 0;
+        avail_slots[i] = d;
+        d = next[d];
+        ++i;
+      }
+      done = static_cast<uint16_t>(done + run);
     }
-    done = static_cast<uint16_t>(done + run);
-  }
+  };
+  if (rule.from_data) add.template operator()<true>();
+  else add.template operator()<false>();
   s.free_head = d;
   s.avail_idx = static_cast<uint16_t>(avail0 + n);
   s.num_free = static_cast<uint16_t>(s.num_free - n);

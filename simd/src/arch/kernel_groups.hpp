@@ -133,7 +133,7 @@ struct Group {
     return check4(ids, lens, max_id, tokens, cap, id, tok, len, min_len, dir);
   }
 
-  // Split: whether the free list from descriptor d on runs through four
+  // Whether the free list (split: next, packed: id_next) from d on runs through four
   // consecutive descriptors, d, d+1, d+2, d+3 (dir 1) or d, d-1, d-2, d-3
   // (dir -1), as a reap of buffers the device completed in order leaves it
   // (each pushed on the list in turn), read with one load of their links.
@@ -155,8 +155,8 @@ struct Group {
     return {};
   }
 
-  // Split: what add_singles books per head (token, last = itself, one
-  // descriptor, cap), for the four consecutive heads base..base+3 taking
+  // What add_singles books per head (token, last = itself on split rings,
+  // one descriptor, cap), for the four consecutive heads base..base+3 taking
   // pkts[0..3] in list order (dir 1: base first; -1: base+3 first).
   static void book4(Packet** tok, uint16_t* last, uint16_t* ndesc, uint32_t* cap, Packet* const* pkts, int dir,
                     uint32_t base, uint32_t cap_value) noexcept {
@@ -171,7 +171,7 @@ struct Group {
     }
     const uint64_t lasts = base * 0x0001'0001'0001'0001u + 0x0003'0002'0001'0000u;
     const uint64_t ones = 0x0001'0001'0001'0001u;
-    __builtin_memcpy(last, &lasts, sizeof lasts);
+    if (last != nullptr) __builtin_memcpy(last, &lasts, sizeof lasts);  // split rings only
     __builtin_memcpy(ndesc, &ones, sizeof ones);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(cap), _mm_set1_epi32(static_cast<int>(cap_value)));
   }
@@ -191,6 +191,15 @@ struct Group {
     }
     __builtin_memcpy(next + base, &links, sizeof links);
     return dir > 0 ? base + 3 : base;
+  }
+
+  // Packed: the pending heads of four buffers at ring positions pos..pos+3
+  // (not wrapping), all with the same head flags (see packed_publish).
+  static void pending4(uint16_t* head, uint16_t* flags, uint16_t pos, uint16_t f) noexcept {
+    const uint64_t h = pos * 0x0001'0001'0001'0001u + 0x0003'0002'0001'0000u;
+    const uint64_t fl = f * 0x0001'0001'0001'0001u;
+    __builtin_memcpy(head, &h, sizeof h);
+    __builtin_memcpy(flags, &fl, sizeof fl);
   }
 
   // Split: the four avail slots naming those heads in list order.

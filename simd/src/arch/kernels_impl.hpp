@@ -42,16 +42,21 @@ uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, ui
     const auto slot = static_cast<uint16_t>(last_used & mask);
     if (slot + (G - 1) > mask) break;  // the group wraps the used ring: left to the scalar reap
     uint32_t* const len = Rx ? rx_len : lens + done;
-    if (!Gr::split(used + size_t{slot} * 8, mask, tokens, cap, id, out + done, len, rx.hdr)) break;
-    if (!Gr::singles(ndesc, id, G)) break;  // chains: the scalar reap
+    int dir;
+    if (!Gr::split(used + size_t{slot} * 8, mask, tokens, cap, id, out + done, len, rx.hdr, dir)) break;
+    if (!Gr::singles(ndesc, id, G, dir)) break;  // chains: the scalar reap
     if constexpr (Rx) {
       if (!Gr::rx_finish(rx, out + done, len, G, b)) break;
     }
-    for (uint16_t k = 0; k < G; ++k) {
-      const uint32_t d = id[k];
-      tokens[d] = nullptr;
-      next[d] = fh;
-      fh = static_cast<uint16_t>(d);
+    if (dir != 0) {
+      fh = static_cast<uint16_t>(Gr::push4(tokens, next, dir > 0 ? id[0] : id[3], dir, fh));
+    } else {
+      for (uint16_t k = 0; k < G; ++k) {
+        const uint32_t d = id[k];
+        tokens[d] = nullptr;
+        next[d] = fh;
+        fh = static_cast<uint16_t>(d);
+      }
     }
     last_used = static_cast<uint16_t>(last_used + G);
     done = static_cast<uint16_t>(done + G);
@@ -99,14 +104,37 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
   uint64_t b = 0;
   // One loop per usual header size (H; 0: any other), so that the size is
   // a constant and frees a register in a loop that needs them all.
-  const auto run = [&]<uint32_t H>() {
+  const auto run = [&]<uint32_t H>() __attribute__((always_inline)) {
     const uint32_t hs = H != 0 ? H : hdr;
-    for (; i < room; ++i) {
-      Packet* p = pkts[i];
-      if (!Gr::tx_plain(p, hs)) break;
+    const auto put = [&](uint32_t id, Packet* p) __attribute__((always_inline)) {
       const uint32_t off = p->data_off - hs, len = uint32_t{p->data_len} + hs;
       Gr::zero_header(p->buf_addr + off, hs);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + d), _mm_set_epi64x(len, static_cast<long long>(p->buf_iova + off)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + id), _mm_set_epi64x(len, static_cast<long long>(p->buf_iova + off)));
+      b += len;  // the header's bytes come off below: no reload of data_len
+    };
+    const auto group = [&]<int Dir>(uint32_t base) __attribute__((always_inline)) {
+      for (uint32_t k = 0; k < 4; ++k) put(Dir > 0 ? base + k : base + 3 - k, pkts[i + k]);
+      Gr::book4(tokens + base, last + base, ndesc + base, cap + base, pkts + i, Dir, base, 0);
+      Gr::slots4(avail_ring + (avail & mask), Dir, base);
+    };
+    for (; i < room;) {
+      // Four plain packets onto four free descriptors in a row (see
+      // split_add), their avail slots not wrapping: booked at once.
+      if (room - i >= 4 && (avail & mask) + 3u <= mask && Gr::tx_plain(pkts[i], hs) && Gr::tx_plain(pkts[i + 1], hs) &&
+          Gr::tx_plain(pkts[i + 2], hs) && Gr::tx_plain(pkts[i + 3], hs)) {
+        const typename Gr::Run4 r = Gr::free_run4(next, d, mask);
+        if (r.dir != 0) {
+          if (r.dir > 0) group.template operator()<1>(r.base);
+          else group.template operator()<-1>(r.base);
+          d = static_cast<uint16_t>(r.next);
+          avail = static_cast<uint16_t>(avail + 4);
+          i = static_cast<uint16_t>(i + 4);
+          continue;
+        }
+      }
+      Packet* p = pkts[i];
+      if (!Gr::tx_plain(p, hs)) break;
+      put(d, p);
       tokens[d] = p;
       last[d] = d;
       ndesc[d] = 1;
@@ -114,7 +142,7 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
       avail_ring[avail & mask] = d;
       ++avail;
       d = next[d];
-      b += len;  // the header's bytes come off below: no reload of data_len
+      ++i;
     }
     b -= uint64_t{i} * hs;  // i counts from 0: only one of these loops runs
   };
@@ -149,19 +177,46 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
   // (AVAIL set iff the counter is 1, §2.8.1) and it is read back at the end.
   uint16_t free_id = s.free_id, next_avail = s.next_avail, lap_flags = s.lap_flags, i = 0;
   uint64_t b = 0;
-  const auto run = [&]<uint32_t H>() {  // one loop per header size: see split_tx
+  const auto run = [&]<uint32_t H>() __attribute__((always_inline)) {  // one loop per header size: see split_tx
     const uint32_t hs = H != 0 ? H : hdr;
-    for (; i < room; ++i) {
-      Packet* p = pkts[i];
-      if (!Gr::tx_plain(p, hs)) break;
+    // addr, len, id now; the flags wait for packed_publish (§2.8.21).
+    const auto put = [&](uint16_t pos, uint32_t id, Packet* p) __attribute__((always_inline)) {
       const uint32_t off = p->data_off - hs, len = uint32_t{p->data_len} + hs;
       Gr::zero_header(p->buf_addr + off, hs);
+      desc[pos].addr = p->buf_iova + off;
+      desc[pos].len = len;
+      desc[pos].id = static_cast<uint16_t>(id);
+      b += len;  // see split_tx
+    };
+    const auto group = [&]<int Dir>(uint32_t base) __attribute__((always_inline)) {
+      for (uint32_t k = 0; k < 4; ++k) put(static_cast<uint16_t>(next_avail + k), Dir > 0 ? base + k : base + 3 - k, pkts[i + k]);
+      Gr::book4(tokens + base, nullptr, ndesc + base, cap + base, pkts + i, Dir, base, 0);
+      Gr::pending4(pending_head + i, pending_flags + i, next_avail, lap_flags);
+    };
+    for (; i < room;) {
+      // Four plain packets, four free ids in a row, four positions before
+      // the ring's end: booked at once (see split_tx).
+      if (room - i >= 4 && next_avail + 4u <= size && Gr::tx_plain(pkts[i], hs) && Gr::tx_plain(pkts[i + 1], hs) &&
+          Gr::tx_plain(pkts[i + 2], hs) && Gr::tx_plain(pkts[i + 3], hs)) {
+        const typename Gr::Run4 r = Gr::free_run4(id_next, free_id, uint32_t{size} - 1u);
+        if (r.dir != 0) {
+          if (r.dir > 0) group.template operator()<1>(r.base);
+          else group.template operator()<-1>(r.base);
+          free_id = static_cast<uint16_t>(r.next);
+          i = static_cast<uint16_t>(i + 4);
+          next_avail = static_cast<uint16_t>(next_avail + 4);
+          if (next_avail == size) {
+            next_avail = 0;
+            lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
+          }
+          continue;
+        }
+      }
+      Packet* p = pkts[i];
+      if (!Gr::tx_plain(p, hs)) break;
       const uint16_t id = free_id;
       free_id = id_next[id];
-      // addr, len, id now; the flags wait for packed_publish (§2.8.21).
-      desc[next_avail].addr = p->buf_iova + off;
-      desc[next_avail].len = len;
-      desc[next_avail].id = id;
+      put(next_avail, id, p);
       tokens[id] = p;
       ndesc[id] = 1;
       cap[id] = 0;
@@ -171,7 +226,7 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
         next_avail = 0;
         lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
       }
-      b += len;  // see split_tx
+      ++i;
     }
     b -= uint64_t{i} * hs;
   };
@@ -192,8 +247,8 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
 
 // Packed ring, any order: a group is 4 consecutive descriptors, one 64-byte
 // line (virtio-v1.2 §2.8.13): flags acquired and checked at once, ids and
-// lengths loaded field by field (gathered on AVX2/AVX-512), tokens and caps
-// gathered, all checked as one group, retired in ring order exactly as
+// lengths loaded field by field, tokens and caps loaded by id, all checked
+// as one group, retired in ring order exactly as
 // PackedRing::reap does (free ids pushed in the same order).
 template <SimdLevel L>
 template <int Mode>
@@ -218,16 +273,21 @@ uint16_t Kernels<L>::packed_take(PackedState& s, const RxHead* h, Packet** out, 
   while (max - done >= 4 && published - done >= 4) {
     if (next_used + 4 > size) break;  // the group wraps the ring: left to the scalar reap
     uint32_t* const len = Rx ? rx_len : lens + done;
-    if (!Gr::packed(desc + next_used, used_wrap, uint32_t{size} - 1u, tokens, cap, id, out + done, len, rx.hdr)) break;
-    if (!Gr::singles(ndesc, id, 4)) break;  // chains: the scalar reap
+    int dir;
+    if (!Gr::packed(desc + next_used, used_wrap, uint32_t{size} - 1u, tokens, cap, id, out + done, len, rx.hdr, dir)) break;
+    if (!Gr::singles(ndesc, id, 4, dir)) break;  // chains: the scalar reap
     if constexpr (Rx) {
       if (!Gr::rx_finish(rx, out + done, len, 4, b)) break;
     }
-    for (uint16_t k = 0; k < 4; ++k) {
-      const uint32_t d = id[k];
-      tokens[d] = nullptr;
-      id_next[d] = free_id;
-      free_id = static_cast<uint16_t>(d);
+    if (dir != 0) {
+      free_id = static_cast<uint16_t>(Gr::push4(tokens, id_next, dir > 0 ? id[0] : id[3], dir, free_id));
+    } else {
+      for (uint16_t k = 0; k < 4; ++k) {
+        const uint32_t d = id[k];
+        tokens[d] = nullptr;
+        id_next[d] = free_id;
+        free_id = static_cast<uint16_t>(d);
+      }
     }
     next_used = static_cast<uint16_t>(next_used + 4);
     if (next_used == size) {
@@ -263,6 +323,8 @@ uint16_t Kernels<L>::packed_rx(PackedState& s, const RxHead& h, Packet** out, ui
 // before publish()'s release of avail->idx (§2.7.13.3).
 template <SimdLevel L>
 void Kernels<L>::split_add(SplitState& s, Packet* const* pkts, uint16_t n, SegRule rule) noexcept {
+  using Gr = Group<L>;
+  using Run4 = typename Gr::Run4;
   // Everything in locals: the stores below could alias `s` for the compiler,
   // which would then reload every pointer per buffer.
   ring::SplitDesc* const desc = s.desc;
@@ -275,33 +337,66 @@ void Kernels<L>::split_add(SplitState& s, Packet* const* pkts, uint16_t n, SegRu
   const uint16_t mask = s.mask;
   const uint64_t hi_flags = uint64_t{rule.writable ? ring::desc_flag::write : 0u} << 32;
   const uint32_t off = rule.off, fixed_len = rule.len;
-  const bool from_data = rule.from_data, writable = rule.writable;
+  const bool writable = rule.writable;
   const uint16_t avail0 = s.avail_idx;
   uint16_t d = s.free_head;
-  // At most two runs, split at the avail ring's end, so that each run's
-  // slots are consecutive (avail_slots[i]): no index to mask per buffer.
-  for (uint16_t done = 0; done < n;) {
-    const auto first_slot = static_cast<uint16_t>((avail0 + done) & mask);
-    const auto to_end = static_cast<uint16_t>(mask + 1 - first_slot);
-    const uint16_t run = n - done < to_end ? static_cast<uint16_t>(n - done) : to_end;
-    uint16_t* const avail_slots = avail_ring + first_slot;
-    Packet* const* const run_pkts = pkts + done;
-    for (uint16_t i = 0; i < run; ++i) {
-      Packet* p = run_pkts[i];
-      const uint64_t iova = from_data ? p->buf_iova + p->data_off - off : p->buf_iova + off;
-      const uint32_t len = from_data ? uint32_t{p->data_len} + off : fixed_len;
+  // One loop per kind of rule (FromData: TX, the header in the headroom;
+  // otherwise RX, one posted length), so that neither tests it per buffer.
+  const auto add = [&]<bool FromData>() __attribute__((always_inline)) {
+    // Four buffers at once need one cap for all: RX, or TX (no writable bytes).
+    const bool groups = !(FromData && writable);
+    const uint32_t group_cap = writable ? fixed_len : 0;
+    const auto put_desc = [&](uint32_t id, Packet* p) __attribute__((always_inline)) {
+      const uint64_t iova = FromData ? p->buf_iova + p->data_off - off : p->buf_iova + off;
+      const uint32_t len = FromData ? uint32_t{p->data_len} + off : fixed_len;
       // {addr, len, flags, next = 0} in one 16-byte store.
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + d),
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + id),
                        _mm_set_epi64x(static_cast<long long>(len | hi_flags), static_cast<long long>(iova)));
-      tokens[d] = p;
-      last[d] = d;
-      ndesc[d] = 1;
-      cap[d] = writable ? len : 0;
-      avail_slots[i] = d;
-      d = next[d];
+      return len;
+    };
+    // Four heads base..base+3, taken in list order (Dir 1: base first).
+    const auto group = [&]<int Dir>(uint32_t b, Packet* const* p4, uint16_t* slots) __attribute__((always_inline)) {
+      for (uint32_t k = 0; k < 4; ++k) put_desc(Dir > 0 ? b + k : b + 3 - k, p4[k]);
+      Gr::book4(tokens + b, last + b, ndesc + b, cap + b, p4, Dir, b, group_cap);
+      Gr::slots4(slots, Dir, b);
+    };
+    // At most two runs, split at the avail ring's end, so that each run's
+    // slots are consecutive (avail_slots[i]): no index to mask per buffer.
+    for (uint16_t done = 0; done < n;) {
+      const auto first_slot = static_cast<uint16_t>((avail0 + done) & mask);
+      const auto to_end = static_cast<uint16_t>(mask + 1 - first_slot);
+      const uint16_t run = n - done < to_end ? static_cast<uint16_t>(n - done) : to_end;
+      uint16_t* const avail_slots = avail_ring + first_slot;
+      Packet* const* const run_pkts = pkts + done;
+      for (uint16_t i = 0; i < run;) {
+        // Four free descriptors in a row (Group::free_run4: what a reap of
+        // buffers completed in order leaves on the list): their bookkeeping
+        // in one store per array, the list's links read with one load.
+        if (groups && run - i >= 4) {
+          const Run4 r = Gr::free_run4(next, d, mask);
+          if (r.dir != 0) {
+            if (r.dir > 0) group.template operator()<1>(r.base, run_pkts + i, avail_slots + i);
+            else group.template operator()<-1>(r.base, run_pkts + i, avail_slots + i);
+            d = static_cast<uint16_t>(r.next);
+            i = static_cast<uint16_t>(i + 4);
+            continue;
+          }
+        }
+        Packet* p = run_pkts[i];
+        const uint32_t len = put_desc(d, p);
+        tokens[d] = p;
+        last[d] = d;
+        ndesc[d] = 1;
+        cap[d] = writable ? len : 0;
+        avail_slots[i] = d;
+        d = next[d];
+        ++i;
+      }
+      done = static_cast<uint16_t>(done + run);
     }
-    done = static_cast<uint16_t>(done + run);
-  }
+  };
+  if (rule.from_data) add.template operator()<true>();
+  else add.template operator()<false>();
   s.free_head = d;
   s.avail_idx = static_cast<uint16_t>(avail0 + n);
   s.num_free = static_cast<uint16_t>(s.num_free - n);

@@ -94,7 +94,8 @@ uint64_t Engine::txonly(FwdPort& p) noexcept {
     ++p.c.alloc_failures;
     return moved;
   }
-  for (uint16_t i = 0; i < count; ++i) p.frame->write(pkts_[i], p.seq++);
+  p.frame->write(pkts_.data(), count, p.seq);
+  p.seq += count;
   return moved + send(p, pkts_.data(), count);  // frames the ring refused did not move
 }
 

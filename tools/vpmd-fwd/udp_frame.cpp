@@ -45,12 +45,20 @@ UdpFrame::UdpFrame(const std::array<uint8_t, 6>& dst, const std::array<uint8_t, 
 
 void UdpFrame::write(Packet* p, uint32_t seq) const noexcept {
   std::byte* d = p->data();
-  std::memcpy(d, bytes_.data(), len_);
+  // The usual 64-byte frame with a constant size: the copy is inlined (four
+  // 16-byte moves) instead of a call to memcpy per frame, as testpmd's
+  // txonly inlines rte_memcpy.
+  if (len_ == 64) std::memcpy(d, bytes_.data(), 64);
+  else std::memcpy(d, bytes_.data(), len_);
   const uint16_t sport = static_cast<uint16_t>(1024 + seq % 16384);
   d[eth_hdr_len + ipv4_hdr_len] = std::byte{static_cast<uint8_t>(sport >> 8)};
   d[eth_hdr_len + ipv4_hdr_len + 1] = std::byte{static_cast<uint8_t>(sport)};
   p->data_len = len_;
   p->pkt_len = len_;
+}
+
+void UdpFrame::write(Packet* const* pkts, uint16_t n, uint32_t seq) const noexcept {
+  for (uint16_t i = 0; i < n; ++i) write(pkts[i], seq + i);
 }
 
 }  // namespace vpmd::fwd

@@ -23,6 +23,8 @@ class UdpFrame {
   uint16_t size() const { return len_; }
   // Writes frame `seq` (UDP source port 1024 + seq % 16384) into an empty packet.
   void write(Packet* p, uint32_t seq) const noexcept;
+  // Frames seq, seq+1, ... into n empty packets: one call per burst.
+  void write(Packet* const* pkts, uint16_t n, uint32_t seq) const noexcept;
   const uint8_t* bytes() const { return bytes_.data(); }
 
  private:

@@ -48,6 +48,14 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
   constexpr uint16_t kChunk = 64;
   Packet* bufs[kChunk];
   uint32_t lens[kChunk];
+  // Nothing used (the usual poll of an idle queue, and every poll but one
+  // of a ping-pong): return before the reap's setup, so the polling loop
+  // turns faster and sees the next buffer sooner. Buffers still get
+  // refilled when low (a refill that found the pool empty is retried here).
+  if (!q.ring.has_used()) {
+    if (q.ring.free_descriptors() >= q.refill_threshold) rx_refill<Ring, Path>(q);
+    return 0;
+  }
   uint16_t done = 0;
   uint64_t bytes = 0;
   const uint16_t hdr = q.hdr_size;
@@ -113,7 +121,7 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
   }
   q.stats.packets += done;
   q.stats.bytes += bytes;
-  rx_refill<Ring, Path>(q);
+  if (q.ring.free_descriptors() >= q.refill_threshold) rx_refill<Ring, Path>(q);
   return done;
 }
 

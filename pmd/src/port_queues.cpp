@@ -115,6 +115,7 @@ Result<std::unique_ptr<QueueHolder>> rx_for(IovaMapper& mapper, const QueueParam
   q.post_off = static_cast<uint16_t>(s.pool->headroom() - p.hdr_size);
   q.post_len = static_cast<uint32_t>(s.pool->data_room()) + p.hdr_size;
   q.mergeable = (p.features & net_feature::mrg_rxbuf) != 0;
+  q.guest_csum = (p.features & net_feature::guest_csum) != 0;
   // Refill once 8 buffers are used. At full rate that is every burst
   // anyway; with one frame in flight (ping-pong) it keeps 7 round trips in 8
   // free of refill work, without the step that a 32-buffer refill every

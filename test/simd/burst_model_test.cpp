@@ -55,7 +55,7 @@ struct Rig {
 uint8_t byte_of(uint32_t seq, uint32_t off) { return static_cast<uint8_t>(seq * 29 + off * 13); }
 
 template <class Ring>
-void rx_round_trip(bool mergeable, bool batching) {
+void rx_round_trip(bool mergeable, bool batching, bool guest_csum = false) {
   auto pool = make_pool();
   Rig<Ring> r(64);
   r.dev.set_in_order_batching(batching);
@@ -67,6 +67,7 @@ void rx_round_trip(bool mergeable, bool batching) {
   q.post_off = static_cast<uint16_t>(pool->headroom() - kHdr);
   q.post_len = pool->data_room() + kHdr;
   q.mergeable = mergeable;
+  q.guest_csum = guest_csum;
   q.refill_threshold = 8;
   // Prime: every descriptor gets a buffer.
   q.refill_threshold = 1;
@@ -98,6 +99,9 @@ void rx_round_trip(bool mergeable, bool batching) {
         uint32_t w = 0;
         if (b == 0) {
           std::memset(p, 0, kHdr);
+          // DATA_VALID on even frames, negotiated or not: without
+          // GUEST_CSUM the driver must not believe it (§5.1.6.4.1).
+          if (next_seq % 2 == 0) p[0] = std::byte{2};
           const uint16_t nb = static_cast<uint16_t>(nbuf);
           std::memcpy(p + 10, &nb, 2);
           w = kHdr;
@@ -118,6 +122,7 @@ void rx_round_trip(bool mergeable, bool batching) {
           for (uint16_t k = 0; k < s->data_len; ++k, ++off) same = same && static_cast<uint8_t>(s->data()[k]) == byte_of(got_seq, off);
         REQUIRE(off == out[i]->pkt_len);
         REQUIRE(same);
+        CHECK(((out[i]->ol_flags & ol::rx_csum_good) != 0) == (guest_csum && got_seq % 2 == 0));
         REQUIRE(out[i]->nb_segs == (mergeable ? 1 + got_seq % 3 : 1));
         ++got_seq;
       }
@@ -300,8 +305,10 @@ TEMPLATE_TEST_CASE("RX burst path against the model: frames, mergeable chains, r
   for (bool mergeable : {false, true})
     for (bool batching : {false, true}) {
       if (batching && !TestType::in_order) continue;
-      INFO("mergeable " << mergeable << " batching " << batching);
-      rx_round_trip<TestType>(mergeable, batching);
+      for (bool csum : {false, true}) {
+        INFO("mergeable " << mergeable << " batching " << batching << " guest_csum " << csum);
+        rx_round_trip<TestType>(mergeable, batching, csum);
+      }
     }
 }
 

@@ -225,10 +225,10 @@ struct Group {
   // keep in registers (stores to packets cannot alias them).
   struct Rx {
     uint32_t hdr = 0, post_off = 0, port_queue = 0;
-    bool mergeable = false;
+    bool mergeable = false, guest_csum = false;
     static Rx of(const RxHead* h) noexcept {
       if (h == nullptr) return {};
-      return {h->hdr, h->post_off, uint32_t{h->port} | (uint32_t{h->queue} << 16), h->mergeable};
+      return {h->hdr, h->post_off, uint32_t{h->port} | (uint32_t{h->queue} << 16), h->mergeable, h->guest_csum};
     }
   };
 
@@ -273,10 +273,11 @@ struct Group {
       p1->data_len = static_cast<uint16_t>(_mm_extract_epi16(dl, 2));
       p2->data_len = static_cast<uint16_t>(_mm_extract_epi16(dl, 4));
       p3->data_len = static_cast<uint16_t>(_mm_extract_epi16(dl, 6));
-      for (Packet* p : {p0, p1, p2, p3}) {
-        const auto flags = static_cast<uint64_t>(p->buf_addr[rx.post_off]);
-        p->ol_flags |= ((flags >> 1) & 1u) * ol::rx_csum_good;
-      }
+      if (rx.guest_csum)  // DATA_VALID (§5.1.6.4.1): see RxQueue::guest_csum
+        for (Packet* p : {p0, p1, p2, p3}) {
+          const auto flags = static_cast<uint64_t>(p->buf_addr[rx.post_off]);
+          p->ol_flags |= ((flags >> 1) & 1u) * ol::rx_csum_good;
+        }
     }
     bytes += static_cast<uint64_t>(_mm_cvtsi128_si64(sum)) + static_cast<uint64_t>(_mm_extract_epi64(sum, 1));
     return true;

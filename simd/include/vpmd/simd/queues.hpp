@@ -40,6 +40,10 @@ struct RxQueue {
   uint32_t post_len = 0;        // bytes posted per buffer
   uint16_t refill_threshold = 32;
   bool mergeable = false;       // VIRTIO_NET_F_MRG_RXBUF: num_buffers chains (§5.1.6.3.2)
+  // VIRTIO_NET_F_GUEST_CSUM: only then may the device set DATA_VALID
+  // (§5.1.6.4.1), so only then is the header's flags byte read: a cache
+  // line of the packet the burst need not touch otherwise.
+  bool guest_csum = false;
   uint16_t port_id = 0, queue_id = 0;
   // A mergeable packet whose buffers have not all arrived yet.
   Packet* partial = nullptr;

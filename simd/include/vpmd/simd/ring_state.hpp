@@ -64,6 +64,7 @@ struct RxHead {
   uint16_t post_off = 0;
   uint16_t port = 0, queue = 0;
   bool mergeable = false;
+  bool guest_csum = false;  // RxQueue::guest_csum
 };
 
 }  // namespace vpmd::simd

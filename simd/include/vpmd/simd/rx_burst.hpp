@@ -65,7 +65,7 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
     // scalar path, so the results are the same.
     if (q.partial_left == 0)
       done = Path::rx(q.ring, RxHead{.hdr = hdr, .post_off = q.post_off, .port = q.port_id, .queue = q.queue_id,
-                                     .mergeable = q.mergeable},
+                                     .mergeable = q.mergeable, .guest_csum = q.guest_csum},
                       out, n, bytes);
   }
   while (done < n) {
@@ -100,7 +100,7 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
       p->pkt_len = len - hdr;
       p->port = q.port_id;
       p->queue = q.queue_id;
-      if (static_cast<uint8_t>(h[hdr_flags_off]) & hdr_f_data_valid) p->ol_flags |= ol::rx_csum_good;
+      if (q.guest_csum && (static_cast<uint8_t>(h[hdr_flags_off]) & hdr_f_data_valid)) p->ol_flags |= ol::rx_csum_good;
       if (q.mergeable) {
         uint16_t nb;
         std::memcpy(&nb, h + hdr_num_buffers_off, sizeof nb);

@@ -228,7 +228,7 @@ void tx_watchdog_and_capped_reclaim() {
     return ::read(efd, &v, sizeof v) == sizeof v ? v : 0;
   };
   auto send = [&](uint16_t n) {
-    Packet* pkts[64];
+    Packet* pkts[64] = {};
     for (uint16_t i = 0; i < n; ++i) {
       pkts[i] = pool->alloc();
       REQUIRE(pkts[i] != nullptr);

@@ -257,6 +257,11 @@ void tx_watchdog_and_capped_reclaim() {
   CHECK(dog.upkeep(q));
   CHECK(notified() == 1);
   CHECK(q.stats.renotifies == 1);
+  // Still nothing completes: the next notification waits twice as long.
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(dog.upkeep(q));
+  CHECK(dog.upkeep(q));
+  CHECK(notified() == 1);
+  CHECK(q.stats.renotifies == 2);
 
   // The device completes 10: the next upkeep reaps them, nothing is rung.
   device_completes(10);
@@ -284,7 +289,7 @@ void tx_watchdog_and_capped_reclaim() {
     CHECK(q.ring.in_flight() != 0);
     CHECK_FALSE(dog.upkeep(q));
   }
-  CHECK(q.stats.renotifies == 1);
+  CHECK(q.stats.renotifies == 2);
 
   // Everything completes; the watchdog reaps it all and stays quiet.
   device_completes(UINT32_MAX);
@@ -292,7 +297,7 @@ void tx_watchdog_and_capped_reclaim() {
   CHECK_FALSE(dog.upkeep(q));
   CHECK(q.ring.in_flight() == 0);
   CHECK(notified() == 0);
-  CHECK(q.stats.renotifies == 1);
+  CHECK(q.stats.renotifies == 2);
   q.ring.detach_all([&](Packet* p) { pool->free(p); });
   CHECK(pool->in_use() == 0);
   ::close(efd);

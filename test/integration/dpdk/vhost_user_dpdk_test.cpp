@@ -137,9 +137,11 @@ TEST_CASE("back end in rxonly counts exactly the frames vpmd sends, every ring c
     uint64_t sent = 0;
     const auto end = Clock::now() + std::chrono::seconds(20);
     auto next_upkeep = Clock::now();
+    uint64_t upkeeps = 0;
     while (sent < n && Clock::now() < end) {
       if (Clock::now() >= next_upkeep) {  // as an application would, every few ms: the TX watchdog runs
         rig.port->upkeep();
+        ++upkeeps;
         next_upkeep = Clock::now() + std::chrono::milliseconds(2);
       }
       Packet* b[32];
@@ -157,9 +159,12 @@ TEST_CASE("back end in rxonly counts exactly the frames vpmd sends, every ring c
     CHECK(after->rx - before->rx == n);
     CHECK(rig.port->tx_stats(0).packets == n);
     CHECK(rig.port->tx_stats(0).kicks <= n / 32 + 2);  // the back end polls: kicks only where the ring asks
-    // A busy queue against a healthy back end is not "stalled": at most a
-    // stray renotify if the back end was descheduled for two upkeeps.
-    CHECK(rig.port->tx_stats(0).renotifies <= 2);
+    // A busy queue against a healthy back end is not "stalled": no storm of
+    // renotifies (one per two upkeeps was a bug once). A few are fine: the
+    // back end holds packed completions back and may be descheduled on a
+    // loaded machine. The model test checks the exact rule.
+    INFO("upkeeps " << upkeeps);
+    CHECK(rig.port->tx_stats(0).renotifies <= 2 + upkeeps / 16);
     rig.port->stop();
     CHECK(rig.pool->in_use() == 0);
   }

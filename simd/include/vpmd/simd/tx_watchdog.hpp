@@ -18,7 +18,8 @@
 // slow, so the check runs in the port's upkeep (Port::upkeep, every few ms,
 // off the burst path): packets waiting, and none completed (reaped by the
 // upkeep or by a burst) since the last upkeep, twice in a row, rings the
-// doorbell once more and counts it. A
+// doorbell once more and counts it; while nothing completes, each further
+// one waits twice as long (up to 128 upkeeps). A
 // spurious notification is harmless (§2.7.13.4 allows them); a stall is not.
 #include "vpmd/simd/tx_burst.hpp"
 
@@ -27,6 +28,7 @@ namespace vpmd::simd {
 struct TxWatchdog {
   uint64_t completed = 0;    // packets sent and reaped, at the last upkeep
   uint8_t idle_upkeeps = 0;  // consecutive upkeeps with packets waiting and none completed
+  uint8_t shift = 1;         // notify after 1 << shift of them: 2, then 4, ... 128
 
   // Call on the queue's polling thread, between bursts. Returns whether it
   // notified the device.
@@ -40,10 +42,15 @@ struct TxWatchdog {
     if (done != completed || q.ring.in_flight() == 0) {
       completed = done;
       idle_upkeeps = 0;
+      shift = 1;
       return false;
     }
-    if (++idle_upkeeps < 2) return false;
+    if (++idle_upkeeps < (1u << shift)) return false;
+    // A notification that brought nothing: the device may just hold its
+    // completions back (DPDK's vhost writes packed TX completions in batches
+    // of up to ring size - 32), so the next one waits twice as long.
     idle_upkeeps = 0;
+    if (shift < 7) ++shift;
     q.doorbell.ring(q.ring.notification_data());
     ++q.stats.renotifies;
     return true;

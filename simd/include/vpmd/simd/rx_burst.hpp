@@ -58,14 +58,18 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
   }
   uint16_t done = 0;
   uint64_t bytes = 0;
-  const uint16_t hdr = q.hdr_size;
+  // The queue's fields in locals: the stores to packets below could alias
+  // them for the compiler, which would otherwise reload each per packet.
+  const uint16_t hdr = q.hdr_size, post_off = q.post_off, port = q.port_id, queue = q.queue_id;
+  const bool mergeable = q.mergeable, guest_csum = q.guest_csum;
+  uint16_t partial_left = q.partial_left;
   if constexpr (Path::vector) {
     // Whole groups of plain first buffers in one fused pass (kernel_path.hpp);
     // the loop below takes whatever it left, as it takes everything on the
     // scalar path, so the results are the same.
-    if (q.partial_left == 0)
-      done = Path::rx(q.ring, RxHead{.hdr = hdr, .post_off = q.post_off, .port = q.port_id, .queue = q.queue_id,
-                                     .mergeable = q.mergeable, .guest_csum = q.guest_csum},
+    if (partial_left == 0)
+      done = Path::rx(q.ring, RxHead{.hdr = hdr, .post_off = post_off, .port = port, .queue = queue,
+                                     .mergeable = mergeable, .guest_csum = guest_csum},
                       out, n, bytes);
   }
   while (done < n) {
@@ -75,14 +79,14 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
     for (uint16_t i = 0; i < got; ++i) {
       Packet* p = bufs[i];
       const uint32_t len = lens[i];
-      if (q.partial_left != 0) {  // a continuation buffer: data from its first byte (§5.1.6.4)
-        p->data_off = q.post_off;
+      if (partial_left != 0) [[unlikely]] {  // a continuation buffer: data from its first byte (§5.1.6.4)
+        p->data_off = post_off;
         p->data_len = static_cast<uint16_t>(len);
         q.partial_tail->next = p;
         q.partial_tail = p;
         q.partial->pkt_len += len;
         ++q.partial->nb_segs;
-        if (--q.partial_left == 0) {
+        if (--partial_left == 0) {
           bytes += q.partial->pkt_len;
           out[done++] = q.partial;
           q.partial = nullptr;
@@ -95,13 +99,14 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
         q.pool->free(p, q.cache);
         continue;
       }
-      const std::byte* h = p->buf_addr + q.post_off;
-      p->data_len = static_cast<uint16_t>(len - hdr);
-      p->pkt_len = len - hdr;
-      p->port = q.port_id;
-      p->queue = q.queue_id;
-      if (q.guest_csum && (static_cast<uint8_t>(h[hdr_flags_off]) & hdr_f_data_valid)) p->ol_flags |= ol::rx_csum_good;
-      if (q.mergeable) {
+      const std::byte* h = p->buf_addr + post_off;
+      const uint32_t data_len = len - hdr;
+      p->data_len = static_cast<uint16_t>(data_len);
+      p->pkt_len = data_len;
+      p->port = port;
+      p->queue = queue;
+      if (guest_csum && (static_cast<uint8_t>(h[hdr_flags_off]) & hdr_f_data_valid)) p->ol_flags |= ol::rx_csum_good;
+      if (mergeable) {
         uint16_t nb;
         std::memcpy(&nb, h + hdr_num_buffers_off, sizeof nb);
         if (nb == 0) [[unlikely]] {  // §5.1.6.4: the device MUST set num_buffers >= 1
@@ -111,14 +116,15 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
         }
         if (nb > 1) {
           q.partial = q.partial_tail = p;
-          q.partial_left = static_cast<uint16_t>(nb - 1);
+          partial_left = static_cast<uint16_t>(nb - 1);
           continue;
         }
       }
-      bytes += p->pkt_len;
+      bytes += data_len;
       out[done++] = p;
     }
   }
+  q.partial_left = partial_left;
   q.stats.packets += done;
   q.stats.bytes += bytes;
   if (q.ring.free_descriptors() >= q.refill_threshold) rx_refill<Ring, Path>(q);

@@ -242,6 +242,13 @@ class PackedRing {
       // regardless: take len as written, validated below.
       const uint32_t len = d.len;
       if constexpr (in_order) {
+        if (id == next_used && chains == 0) {  // a batch of one, as RX completes: emitted here, not via `ready`
+          if (len > cap[id] && cap[id] != 0) { fail(Broken::bad_len); break; }  // see below
+          toks[out] = tokens[id];
+          lens[out++] = cap[id] != 0 ? len : 0;
+          take_back(id);
+          continue;
+        }
         const uint16_t k = batch_length(id, next_used, static_cast<uint16_t>(inflight - unpublished), chains);
         if (k == 0) { fail(Broken::bad_id); break; }
         // A device-readable buffer (TX) has nothing to report: DPDK's vhost

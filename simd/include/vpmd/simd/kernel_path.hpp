@@ -30,7 +30,7 @@ struct ScalarPath {
   static constexpr bool vector = false;
   static constexpr SimdLevel level = SimdLevel::scalar;
   template <class Ring>
-  static uint16_t reap(Ring& r, std::span<Packet*> toks, std::span<uint32_t> lens) noexcept {
+  [[gnu::always_inline]] static uint16_t reap(Ring& r, std::span<Packet*> toks, std::span<uint32_t> lens) noexcept {
     return r.reap(toks, lens);
   }
   template <class Ring>

@@ -16,10 +16,11 @@ inline constexpr uint8_t hdr_f_data_valid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
 
 // Path: ScalarPath (the ring's own methods) or VectorPath<level>
 // (kernel_path.hpp); the body is the same, so are its results.
+// Refills once at least refill_threshold descriptors are free: the check
+// inline at every call, the work out of line.
 template <class Ring, BurstPath Path = ScalarPath>
-void rx_refill(RxQueue<Ring>& q) noexcept {
+[[gnu::noinline]] void rx_refill_now(RxQueue<Ring>& q) noexcept {
   uint16_t free = q.ring.free_descriptors();
-  if (free < q.refill_threshold) return;
   Packet* bufs[64];
   const uint16_t off = q.post_off;
   const uint32_t len = q.post_len;
@@ -44,18 +45,16 @@ void rx_refill(RxQueue<Ring>& q) noexcept {
 }
 
 template <class Ring, BurstPath Path = ScalarPath>
-uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
+void rx_refill(RxQueue<Ring>& q) noexcept {
+  if (q.ring.free_descriptors() >= q.refill_threshold) rx_refill_now<Ring, Path>(q);
+}
+
+// The body of rx_burst for a ring with used buffers (below).
+template <class Ring, BurstPath Path = ScalarPath>
+[[gnu::noinline]] uint16_t rx_burst_used(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
   constexpr uint16_t kChunk = 64;
   Packet* bufs[kChunk];
   uint32_t lens[kChunk];
-  // Nothing used (the usual poll of an idle queue, and every poll but one
-  // of a ping-pong): return before the reap's setup, so the polling loop
-  // turns faster and sees the next buffer sooner. Buffers still get
-  // refilled when low (a refill that found the pool empty is retried here).
-  if (!q.ring.has_used()) {
-    if (q.ring.free_descriptors() >= q.refill_threshold) rx_refill<Ring, Path>(q);
-    return 0;
-  }
   uint16_t done = 0;
   uint64_t bytes = 0;
   // The queue's fields in locals: the stores to packets below could alias
@@ -123,12 +122,27 @@ uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
       bytes += data_len;
       out[done++] = p;
     }
+    // Fewer than asked: nothing more was used when the reap looked. Asking
+    // again costs a whole reap's setup (a ping-pong's every burst) and would
+    // find at most what arrived since: the next burst takes that.
+    if (got < want) break;
   }
   q.partial_left = partial_left;
   q.stats.packets += done;
   q.stats.bytes += bytes;
-  if (q.ring.free_descriptors() >= q.refill_threshold) rx_refill<Ring, Path>(q);
+  rx_refill<Ring, Path>(q);
   return done;
+}
+
+// Nothing used (the usual poll of an idle queue, and every poll but one of
+// a ping-pong): return without the body's setup or stack frame, so the
+// polling loop turns faster and sees the next buffer sooner. Buffers still
+// get refilled when low (a refill that found the pool empty is retried here).
+template <class Ring, BurstPath Path = ScalarPath>
+uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
+  if (q.ring.has_used()) return rx_burst_used<Ring, Path>(q, out, n);
+  rx_refill<Ring, Path>(q);
+  return 0;
 }
 
 }  // namespace vpmd::simd

@@ -188,6 +188,20 @@ class PackedRing {
   // for the loop (see add_singles) and written back once.
   [[gnu::always_inline]] uint16_t reap(std::span<Token> toks, std::span<uint32_t> lens) noexcept {
     const auto max = static_cast<uint16_t>(std::min({toks.size(), lens.size(), size_t{0xFFFF}}));
+    Token* const t = toks.data();
+    uint32_t* const l = lens.data();
+    return reap_each(max, [t, l](uint16_t i, Token tok, uint32_t len) {
+      t[i] = tok;
+      l[i] = len;
+      return true;
+    });
+  }
+
+  // reap() with a sink instead of arrays: each used buffer is offered to
+  // take(i, token, len) before the ring lets it go; a sink that returns
+  // false leaves it used and ends the call (see SplitRing::reap_each).
+  template <class Take>
+  [[gnu::always_inline]] uint16_t reap_each(uint16_t max, Take&& take) noexcept {
     if (broken_ != Broken::none) return 0;
     PackedDesc* const desc = desc_;
     Token* const tokens = tokens_.get();
@@ -222,8 +236,9 @@ class PackedRing {
       if constexpr (in_order) {
         if (ready != 0) {  // the rest of a batch completed by one used descriptor
           const uint16_t h = next_used;
-          toks[out] = tokens[h];
-          lens[out++] = --ready == 0 ? ready_len : cap[h];
+          if (!take(out, tokens[h], ready == 1 ? ready_len : cap[h])) break;  // stays ready
+          ++out;
+          --ready;
           take_back(h);
           continue;
         }
@@ -244,8 +259,8 @@ class PackedRing {
       if constexpr (in_order) {
         if (id == next_used && chains == 0) {  // a batch of one, as RX completes: emitted here, not via `ready`
           if (len > cap[id] && cap[id] != 0) { fail(Broken::bad_len); break; }  // see below
-          toks[out] = tokens[id];
-          lens[out++] = cap[id] != 0 ? len : 0;
+          if (!take(out, tokens[id], cap[id] != 0 ? len : 0)) break;
+          ++out;
           take_back(id);
           continue;
         }
@@ -260,8 +275,8 @@ class PackedRing {
       } else {
         if (id >= size || tokens[id] == nullptr) { fail(Broken::bad_id); break; }
         if (len > cap[id] && cap[id] != 0) { fail(Broken::bad_len); break; }  // see split_ring.hpp
-        toks[out] = tokens[id];
-        lens[out++] = cap[id] != 0 ? len : 0;
+        if (!take(out, tokens[id], cap[id] != 0 ? len : 0)) break;
+        ++out;
         take_back(id);
       }
     }

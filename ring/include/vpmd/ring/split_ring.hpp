@@ -160,13 +160,30 @@ class SplitRing {
   // a bad value marks the ring broken and stops before it.
   [[gnu::always_inline]] uint16_t reap(std::span<Token> toks, std::span<uint32_t> lens) noexcept {
     const auto max = static_cast<uint16_t>(std::min({toks.size(), lens.size(), size_t{0xFFFF}}));
+    Token* const t = toks.data();
+    uint32_t* const l = lens.data();
+    return reap_each(max, [t, l](uint16_t i, Token tok, uint32_t len) {
+      t[i] = tok;
+      l[i] = len;
+      return true;
+    });
+  }
+
+  // reap() with a sink instead of arrays: up to `max` used buffers, oldest
+  // first, each offered to take(i, token, len) (i counts from 0) before the
+  // ring lets it go. A sink that returns false leaves that buffer used and
+  // ends the call, so a caller can finish each buffer in the same pass and
+  // leave to a later reap() whatever it will not finish here (simd::
+  // ScalarPath::rx: the RX body's whole-packet first buffers).
+  template <class Take>
+  [[gnu::always_inline]] uint16_t reap_each(uint16_t max, Take&& take) noexcept {
     if (broken_ != Broken::none || max == 0) return 0;
     // Pairs with the device's release store of used->idx after it wrote the
     // used elements (virtio-v1.2 §2.7.8, §2.7.14).
     const RingIdx used_idx(barrier::observe(used_->idx));
     const uint16_t pending = used_idx - last_used_;
     if (pending > inflight_ - ready_) return fail(Broken::used_idx_overrun), 0;
-    if constexpr (in_order) return reap_in_order(toks, lens, max, used_idx);
+    if constexpr (in_order) return reap_in_order(max, used_idx, take);
     const uint16_t n = std::min(pending, max);
     Token* const tokens = tokens_.get();
     const uint32_t* const cap = cap_.get();
@@ -183,8 +200,7 @@ class SplitRing {
       // A buffer with no device-writable part has no length to report:
       // whatever the device wrote there is ignored, as Linux does.
       if (len > cap[id] && cap[id] != 0) { fail(Broken::bad_len); break; }
-      toks[done] = tokens[id];
-      lens[done] = cap[id] != 0 ? len : 0;
+      if (!take(done, tokens[id], cap[id] != 0 ? len : 0)) break;
       tokens[id] = nullptr;
       freed = static_cast<uint16_t>(freed + ndesc[id]);
       next[last[id]] = free_head;
@@ -363,8 +379,9 @@ class SplitRing {
   // assumed to have been used (read or written) by the device completely"
   // (virtio-v1.2 §2.8.20, the same rule for split), so they report their
   // full device-writable length.
-  uint16_t reap_in_order(std::span<Token> toks, std::span<uint32_t> lens, uint16_t max, RingIdx used_idx) noexcept {
-    uint16_t out = ready_ == 0 && chains_ == 0 ? reap_in_order_singles(toks, lens, max, used_idx) : 0;
+  template <class Take>
+  [[gnu::always_inline]] uint16_t reap_in_order(uint16_t max, RingIdx used_idx, Take& take) noexcept {
+    uint16_t out = ready_ == 0 && chains_ == 0 ? reap_in_order_singles(max, used_idx, take) : 0;
     while (out < max) {
       if (ready_ == 0) {
         if (last_used_ == used_idx) break;
@@ -380,8 +397,7 @@ class SplitRing {
         last_used_ += k;
       }
       const uint16_t h = inorder_head_;
-      toks[out] = tokens_[h];
-      lens[out] = ready_ == 1 ? ready_len_ : cap_[h];
+      if (!take(out, tokens_[h], ready_ == 1 ? ready_len_ : cap_[h])) break;  // stays ready
       ++out;
       --ready_;
       inorder_head_ = static_cast<uint16_t>((h + ndesc_[h]) & mask_);
@@ -398,7 +414,8 @@ class SplitRing {
   // or a device error) and leaves it to the general loop, which decides
   // exactly as it always did. Call only with nothing ready and no chain in
   // flight (every head then holds one descriptor).
-  uint16_t reap_in_order_singles(std::span<Token> toks, std::span<uint32_t> lens, uint16_t max, RingIdx used_idx) noexcept {
+  template <class Take>
+  [[gnu::always_inline]] uint16_t reap_in_order_singles(uint16_t max, RingIdx used_idx, Take& take) noexcept {
     const uint16_t pending = used_idx - last_used_;
     const uint16_t n = std::min(pending, max);
     Token* const tokens = tokens_.get();
@@ -410,8 +427,7 @@ class SplitRing {
       const SplitUsedElem& e = used[(first + out) & mask];
       const uint32_t id = e.id, len = e.len;
       if (id != h || (len > cap[h] && cap[h] != 0)) break;  // the general loop decides (see reap())
-      toks[out] = tokens[h];
-      lens[out] = cap[h] != 0 ? len : 0;
+      if (!take(out, tokens[h], cap[h] != 0 ? len : 0)) break;
       tokens[h] = nullptr;
       h = static_cast<uint16_t>((h + 1) & mask);
     }

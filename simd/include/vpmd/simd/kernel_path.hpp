@@ -13,6 +13,7 @@
 // Both are compiled in baseline translation units; VectorPath calls the
 // kernels out of line, once per group run, never per packet.
 #include <concepts>
+#include <cstring>
 #include <span>
 
 #include "vpmd/simd/queues.hpp"
@@ -32,6 +33,37 @@ struct ScalarPath {
   template <class Ring>
   [[gnu::always_inline]] static uint16_t reap(Ring& r, std::span<Packet*> toks, std::span<uint32_t> lens) noexcept {
     return r.reap(toks, lens);
+  }
+  // RX fused: the ring's reap with a sink that finishes each whole-packet
+  // first buffer as rx_burst's body would (Group::rx_finish is the vector
+  // twin), stopping at the first it would not deliver whole (too short for
+  // the header, num_buffers != 1): the body then takes it.
+  template <class Ring>
+  [[gnu::always_inline]] static uint16_t rx(Ring& r, const RxHead& h, Packet** out, uint16_t max, uint64_t& bytes) noexcept {
+    const uint32_t hdr = h.hdr;
+    const uint16_t post_off = h.post_off, port = h.port, queue = h.queue;
+    const bool mergeable = h.mergeable, guest_csum = h.guest_csum;
+    uint64_t b = 0;  // a local: `bytes` could alias the packets written
+    const uint16_t k = r.reap_each(max, [&](uint16_t i, Packet* p, uint32_t len) __attribute__((always_inline)) {
+      if (len < hdr) return false;
+      const std::byte* hd = p->buf_addr + post_off;
+      if (mergeable) {
+        uint16_t nb;
+        std::memcpy(&nb, hd + 10, sizeof nb);  // num_buffers (§5.1.6)
+        if (nb != 1) return false;
+      }
+      const uint32_t data_len = len - hdr;
+      p->data_len = static_cast<uint16_t>(data_len);
+      p->pkt_len = data_len;
+      p->port = port;
+      p->queue = queue;
+      if (guest_csum && (static_cast<uint8_t>(hd[0]) & 2)) p->ol_flags |= ol::rx_csum_good;  // DATA_VALID (§5.1.6.4.1)
+      b += data_len;
+      out[i] = p;
+      return true;
+    });
+    bytes += b;
+    return k;
   }
   template <class Ring>
   static uint16_t add_singles(Ring& r, std::span<Packet* const> pkts, SegRule rule) noexcept {

@@ -62,16 +62,15 @@ template <class Ring, BurstPath Path = ScalarPath>
   const uint16_t hdr = q.hdr_size, post_off = q.post_off, port = q.port_id, queue = q.queue_id;
   const bool mergeable = q.mergeable, guest_csum = q.guest_csum;
   uint16_t partial_left = q.partial_left;
-  if constexpr (Path::vector) {
-    // Whole groups of plain first buffers in one fused pass (kernel_path.hpp);
-    // the loop below takes whatever it left, as it takes everything on the
-    // scalar path, so the results are the same.
-    if (partial_left == 0)
-      done = Path::rx(q.ring, RxHead{.hdr = hdr, .post_off = post_off, .port = port, .queue = queue,
-                                     .mergeable = mergeable, .guest_csum = guest_csum},
-                      out, n, bytes);
-  }
-  while (done < n) {
+  // Whole-packet first buffers in one fused pass (kernel_path.hpp: the
+  // vector kernels' groups, or the scalar ring's reap with a finishing
+  // sink); the loop below takes whatever it left (continuations, errors,
+  // what the kernels leave to the scalar reap), so the results are the same.
+  if (partial_left == 0)
+    done = Path::rx(q.ring, RxHead{.hdr = hdr, .post_off = post_off, .port = port, .queue = queue,
+                                   .mergeable = mergeable, .guest_csum = guest_csum},
+                    out, n, bytes);
+  while (done < n && q.ring.has_used()) {
     const uint16_t want = std::min<uint16_t>(kChunk, static_cast<uint16_t>(n - done));
     const uint16_t got = Path::reap(q.ring, std::span<Packet*>(bufs, want), std::span<uint32_t>(lens, want));
     if (got == 0) break;

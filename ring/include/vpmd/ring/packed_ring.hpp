@@ -102,8 +102,19 @@ class PackedRing {
   // (they may alias), and store them back each time.
   template <class SegOf>
   uint16_t add_singles(std::span<const Token> toks, bool device_writable, SegOf&& seg_of) noexcept {
+    const Token* const t = toks.data();
+    return add_each(static_cast<uint16_t>(std::min<size_t>(toks.size(), 0xFFFF)), device_writable,
+                    [t, &seg_of](uint16_t i, Single& s) __attribute__((always_inline)) {
+                      s = seg_of(t[i]);
+                      return t[i];
+                    });
+  }
+
+  // add_singles() with a source instead of an array (see SplitRing::add_each).
+  template <class Make>
+  uint16_t add_each(uint16_t max, bool device_writable, Make&& make) noexcept {
     if (broken_ != Broken::none) return 0;
-    const auto n = static_cast<uint16_t>(std::min<size_t>(toks.size(), num_free_));
+    const uint16_t n = std::min(max, num_free_);
     const uint16_t wflag = device_writable ? desc_flag::write : 0;
     PackedDesc* const desc = desc_;
     Token* const tokens = tokens_.get();
@@ -115,17 +126,20 @@ class PackedRing {
     const uint16_t size = size_;
     uint16_t next_avail = next_avail_, free_id = free_id_, lap_flags = lap_flags_;
     bool avail_wrap = avail_wrap_;
-    for (uint16_t i = 0; i < n; ++i) {
+    uint16_t i = 0;
+    for (; i < n; ++i) {
+      Single s{};
+      const Token tok = make(i, s);
+      if (tok == nullptr) break;
       // In order the buffer id is its head position; otherwise the free list's head.
       const uint16_t id = in_order ? next_avail : free_id;
       if constexpr (!in_order) free_id = id_next[id];
-      const Single s = seg_of(toks[i]);
       // Body only: the head's flags wait for publish() (§2.8.6).
       PackedDesc& d = desc[next_avail];
       d.addr = s.iova;
       d.len = s.len;
       d.id = id;
-      tokens[id] = toks[i];
+      tokens[id] = tok;
       ndesc[id] = 1;
       cap[id] = device_writable ? s.len : 0;
       pending_head[i] = next_avail;
@@ -140,11 +154,11 @@ class PackedRing {
     free_id_ = free_id;
     lap_flags_ = lap_flags;
     avail_wrap_ = avail_wrap;
-    num_free_ = static_cast<uint16_t>(num_free_ - n);
-    unpublished_desc_ = static_cast<uint16_t>(unpublished_desc_ + n);
-    unpublished_ = static_cast<uint16_t>(unpublished_ + n);
-    inflight_ = static_cast<uint16_t>(inflight_ + n);
-    return n;
+    num_free_ = static_cast<uint16_t>(num_free_ - i);
+    unpublished_desc_ = static_cast<uint16_t>(unpublished_desc_ + i);
+    unpublished_ = static_cast<uint16_t>(unpublished_ + i);
+    inflight_ = static_cast<uint16_t>(inflight_ + i);
+    return i;
   }
 
   // Makes every added buffer available: head flags, oldest first, each a

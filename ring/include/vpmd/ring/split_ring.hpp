@@ -97,8 +97,22 @@ class SplitRing {
   // and returns how many.
   template <class SegOf>
   uint16_t add_singles(std::span<const Token> toks, bool device_writable, SegOf&& seg_of) noexcept {
+    const Token* const t = toks.data();
+    return add_each(static_cast<uint16_t>(std::min<size_t>(toks.size(), 0xFFFF)), device_writable,
+                    [t, &seg_of](uint16_t i, Single& s) __attribute__((always_inline)) {
+                      s = seg_of(t[i]);
+                      return t[i];
+                    });
+  }
+
+  // add_singles() with a source instead of an array: make(i, single) gives
+  // the i-th buffer's token and fills its segment, or returns nullptr to end
+  // the call there (simd::ScalarPath::tx: the leading plain packets of a TX
+  // burst, each readied and added in one pass). Adds at most min(max, free).
+  template <class Make>
+  uint16_t add_each(uint16_t max, bool device_writable, Make&& make) noexcept {
     if (broken_ != Broken::none) return 0;
-    const auto n = static_cast<uint16_t>(std::min<size_t>(toks.size(), num_free_));
+    const uint16_t n = std::min(max, num_free_);
     const uint16_t flags = device_writable ? desc_flag::write : 0;
     SplitDesc* const desc = desc_;
     uint16_t* const avail_ring = avail_ring_;
@@ -110,10 +124,13 @@ class SplitRing {
     const uint16_t mask = mask_;
     uint16_t d = in_order ? next_desc_ : free_head_;
     uint16_t avail = avail_idx_.value();
-    for (uint16_t i = 0; i < n; ++i) {
-      const Single s = seg_of(toks[i]);
+    uint16_t i = 0;
+    for (; i < n; ++i) {
+      Single s{};
+      const Token tok = make(i, s);
+      if (tok == nullptr) break;
       desc[d] = SplitDesc{s.iova, s.len, flags, 0};
-      tokens[d] = toks[i];
+      tokens[d] = tok;
       last[d] = d;
       ndesc[d] = 1;
       cap[d] = device_writable ? s.len : 0;
@@ -122,10 +139,10 @@ class SplitRing {
       d = in_order ? static_cast<uint16_t>((d + 1) & mask) : next[d];
     }
     if constexpr (in_order) next_desc_ = d; else free_head_ = d;
-    num_free_ = static_cast<uint16_t>(num_free_ - n);
-    inflight_ = static_cast<uint16_t>(inflight_ + n);
+    num_free_ = static_cast<uint16_t>(num_free_ - i);
+    inflight_ = static_cast<uint16_t>(inflight_ + i);
     avail_idx_ = RingIdx(avail);
-    return n;
+    return i;
   }
 
   // Makes everything added so far visible to the device with one release

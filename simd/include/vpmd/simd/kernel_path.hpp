@@ -16,6 +16,7 @@
 #include <cstring>
 #include <span>
 
+#include "vpmd/simd/net_header.hpp"
 #include "vpmd/simd/queues.hpp"
 #include "vpmd/simd/vector_kernels.hpp"
 
@@ -62,6 +63,30 @@ struct ScalarPath {
       out[i] = p;
       return true;
     });
+    bytes += b;
+    return k;
+  }
+  // TX fused: tx_burst's leading run of plain packets (one segment,
+  // headroom for the header), each header zeroed and the packet added in
+  // the ring's add loop; the body takes the rest.
+  template <class Ring>
+  [[gnu::always_inline]] static uint16_t tx(Ring& r, uint16_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
+    uint64_t b = 0;  // a local: see rx()
+    // One loop per usual header size (H; 0: any other), so that the header
+    // stores are fixed offsets, as in the vector kernels.
+    const auto run = [&]<uint32_t H>() __attribute__((always_inline)) {
+      const uint32_t hs = H != 0 ? H : hdr;
+      return r.add_each(n, false, [&](uint16_t i, ring::Single& s) __attribute__((always_inline)) -> Packet* {
+        Packet* p = pkts[i];
+        if (p->nb_segs != 1 || p->data_off < hs) return nullptr;
+        const uint32_t off = p->data_off - hs;
+        clear_net_header(p->buf_addr + off, hs);
+        s = {p->buf_iova + off, uint32_t{p->data_len} + hs};
+        b += p->data_len;
+        return p;
+      });
+    };
+    const uint16_t k = hdr == 12 ? run.template operator()<12>() : hdr == 10 ? run.template operator()<10>() : run.template operator()<0>();
     bytes += b;
     return k;
   }

@@ -46,11 +46,9 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
   const uint16_t hdr = q.hdr_size;
   uint16_t sent = 0;
   uint64_t bytes = 0;
-  if constexpr (Path::vector) {
-    // The leading run of plain packets in one fused pass (kernel_path.hpp);
-    // the loop below takes the rest exactly as on the scalar path.
-    sent = Path::tx(q.ring, hdr, pkts, n, bytes);
-  }
+  // The leading run of plain packets in one fused pass (kernel_path.hpp);
+  // the loop below takes the rest exactly as it would have taken them all.
+  sent = Path::tx(q.ring, hdr, pkts, n, bytes);
   while (sent < n) {
     // A run of one-segment packets goes in with one bulk add.
     uint16_t run = 0;

@@ -5,11 +5,12 @@
 //                  ring's scalar reap for whatever a group could not take
 //                  (fewer than a group used, a group crossing the ring's end,
 //                  a chain, anything the device got wrong), so the result is
-//                  the scalar one, buffer for buffer, state for state. Two
-//                  fused entries more: rx() (reap + rx_burst's per-packet
-//                  work on plain first buffers) and tx() (tx_burst's run of
-//                  plain packets: header zeroed + added); each body takes
-//                  whatever they leave, exactly as on the scalar path.
+//                  the scalar one, buffer for buffer, state for state.
+// Each has two fused entries more: rx() (reap + rx_burst's per-packet work
+// on whole-packet first buffers) and tx() (tx_burst's leading run of plain
+// packets: header zeroed + added); each body takes whatever they leave, the
+// same way on both paths. ScalarPath fuses through the rings' reap_each and
+// add_each (a sink and a source per buffer, inlined into the ring's loop).
 // Both are compiled in baseline translation units; VectorPath calls the
 // kernels out of line, once per group run, never per packet.
 #include <concepts>
@@ -86,7 +87,9 @@ struct ScalarPath {
         return p;
       });
     };
-    const uint16_t k = hdr == 12 ? run.template operator()<12>() : hdr == 10 ? run.template operator()<10>() : run.template operator()<0>();
+    const uint16_t k = hdr == 12   ? run.template operator()<12>()
+                       : hdr == 10 ? run.template operator()<10>()
+                                   : run.template operator()<0>();
     bytes += b;
     return k;
   }
@@ -121,8 +124,9 @@ struct VectorPath {
     while (got < max && I::usable(r)) {
       auto s = I::load(r);
       uint16_t k;
-      if constexpr (Ring::kind == ring::RingKind::split) k = Kernels<L>::split_reap(s, toks.data() + got, lens.data() + got, static_cast<uint16_t>(max - got));
-      else k = Kernels<L>::packed_reap(s, toks.data() + got, lens.data() + got, static_cast<uint16_t>(max - got));
+      const auto left = static_cast<uint16_t>(max - got);
+      if constexpr (Ring::kind == ring::RingKind::split) k = Kernels<L>::split_reap(s, toks.data() + got, lens.data() + got, left);
+      else k = Kernels<L>::packed_reap(s, toks.data() + got, lens.data() + got, left);
       I::store(r, s);
       if (k != 0) I::after_reap(r);  // the same event write the scalar reap makes (§2.7.10, §2.8.10)
       got = static_cast<uint16_t>(got + k);

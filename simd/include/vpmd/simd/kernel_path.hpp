@@ -122,46 +122,54 @@ struct VectorPath {
     const auto max = static_cast<uint16_t>(std::min<size_t>(toks.size(), lens.size()));
     uint16_t got = 0;
     while (got < max && I::usable(r)) {
-      auto s = I::load(r);
-      uint16_t k;
       const auto left = static_cast<uint16_t>(max - got);
-      if constexpr (Ring::kind == ring::RingKind::split) k = Kernels<L>::split_reap(s, toks.data() + got, lens.data() + got, left);
-      else k = Kernels<L>::packed_reap(s, toks.data() + got, lens.data() + got, left);
-      I::store(r, s);
-      if (k != 0) I::after_reap(r);  // the same event write the scalar reap makes (§2.7.10, §2.8.10)
-      got = static_cast<uint16_t>(got + k);
-      if (got == max) break;
+      if (left >= 4 && I::group_ready(r)) {  // a kernel call only when a group may be there
+        auto s = I::load(r);
+        uint16_t k;
+        if constexpr (Ring::kind == ring::RingKind::split) k = Kernels<L>::split_reap(s, toks.data() + got, lens.data() + got, left);
+        else k = Kernels<L>::packed_reap(s, toks.data() + got, lens.data() + got, left);
+        I::store(r, s);
+        if (k != 0) I::after_reap(r);  // the same event write the scalar reap makes (§2.7.10, §2.8.10)
+        got = static_cast<uint16_t>(got + k);
+        if (got == max) break;
+      }
       const auto step = std::min<uint16_t>(kScalarStep, static_cast<uint16_t>(max - got));
       const uint16_t m = r.reap(toks.subspan(got, step), lens.subspan(got, step));
       got = static_cast<uint16_t>(got + m);
-      if (m == 0) break;  // nothing more used (or the ring broke)
+      if (m < step) break;  // nothing more used (or the ring broke)
     }
     return got;
   }
 
   // RX fused (Kernels<L>::*_rx): whole groups of plain first buffers
-  // reaped and finished in one pass; rx_burst's body takes the rest.
+  // reaped and finished in one pass, then whatever whole packets they left
+  // (fewer than a group, a group across the ring's end) through the scalar
+  // fused pass; rx_burst's body takes the rest.
   template <VectorRing Ring>
   static uint16_t rx(Ring& r, const RxHead& h, Packet** out, uint16_t max, uint64_t& bytes) noexcept {
     using I = ring::RingInternals<Ring>;
-    if (max < 4 || !I::usable(r)) return 0;
-    auto s = I::load(r);
-    uint16_t k;
-    if constexpr (Ring::kind == ring::RingKind::split) k = Kernels<L>::split_rx(s, h, out, max, bytes);
-    else k = Kernels<L>::packed_rx(s, h, out, max, bytes);
-    if (k != 0) {
-      I::store(r, s);
-      I::after_reap(r);  // the same event write the scalar reap makes (§2.7.10, §2.8.10)
+    uint16_t k = 0;
+    if (max >= 4 && I::usable(r) && I::group_ready(r)) {
+      auto s = I::load(r);
+      if constexpr (Ring::kind == ring::RingKind::split) k = Kernels<L>::split_rx(s, h, out, max, bytes);
+      else k = Kernels<L>::packed_rx(s, h, out, max, bytes);
+      if (k != 0) {
+        I::store(r, s);
+        I::after_reap(r);  // the same event write the scalar reap makes (§2.7.10, §2.8.10)
+      }
     }
-    return k;
+    return static_cast<uint16_t>(k + ScalarPath::rx(r, h, out + k, static_cast<uint16_t>(max - k), bytes));
   }
 
   // TX fused (Kernels<L>::*_tx): the leading plain packets; tx_burst's
-  // body takes the rest.
+  // body takes the rest. Fewer than a group, or a header size the kernels
+  // do not zero inline: the scalar fused pass, which takes the same packets
+  // (a kernel call's setup would only slow a ping-pong's every burst).
   template <VectorRing Ring>
   static uint16_t tx(Ring& r, uint16_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
     using I = ring::RingInternals<Ring>;
-    if (n == 0 || !I::usable(r)) return 0;
+    if (n < 4 || hdr < 8 || hdr > 32) return ScalarPath::tx(r, hdr, pkts, n, bytes);
+    if (!I::usable(r)) return 0;
     auto s = I::load(r);
     uint16_t k;
     if constexpr (Ring::kind == ring::RingKind::split) k = Kernels<L>::split_tx(s, hdr, pkts, n, bytes);

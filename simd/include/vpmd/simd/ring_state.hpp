@@ -87,6 +87,11 @@ struct RingInternals<SplitRing<AnyOrder<Packet>>> {
     r.num_free_ = s.num_free;
     r.inflight_ = s.inflight;
   }
+  // Whether a kernel call may find a whole group: 4 used elements past ours
+  // (a peek, as has_used(); the kernel acquires used->idx itself).
+  static bool group_ready(const R& r) noexcept {
+    return static_cast<uint16_t>(barrier::peek(r.used_->idx) - r.last_used_.value()) >= 4;
+  }
   // What reap() does after taking buffers (virtio-v1.2 §2.7.10 used_event).
   static void after_reap(R& r) noexcept {
     if (r.irq_enabled_ && r.event_idx_) barrier::poke(*r.used_event_, r.last_used_.value());
@@ -114,6 +119,16 @@ struct RingInternals<PackedRing<AnyOrder<Packet>>> {
     r.unpublished_ = s.unpublished;
     r.unpublished_desc_ = s.unpublished_desc;
     r.added_ = s.added;
+  }
+  // Whether a kernel call may find a whole group: the fourth descriptor
+  // from ours is used in this lap (a peek; the kernel acquires each flag
+  // itself), before the ring's end (a group never wraps).
+  static bool group_ready(const R& r) noexcept {
+    const uint32_t last = uint32_t{r.next_used_} + 3;
+    if (last >= r.size_) return false;
+    const uint16_t f = barrier::peek(r.desc_[last].flags);
+    const uint16_t want = r.used_wrap_ ? (desc_flag::avail | desc_flag::used) : 0;
+    return (f & (desc_flag::avail | desc_flag::used)) == want;
   }
   // What reap() does after taking buffers (virtio-v1.2 §2.8.10 event offset).
   static void after_reap(R& r) noexcept {

@@ -1,5 +1,6 @@
 // Burst-path benchmark: vector vs scalar, in one process: vpmd's RX/TX bodies
-// (simd/rx_burst.hpp, tx_burst.hpp) against the lean device
+// (simd/rx_burst.hpp, tx_burst.hpp), called through the library's dispatch
+// table (simd::burst_ops, as a port binds them), against the lean device
 // (model/lean_device.hpp), stepped alternately in one thread, ns per packet.
 //
 //   burst.<rx|tx>.<split|packed>.<scalar|sse4.2|avx2|avx512>.b<burst>   ns/pkt
@@ -47,6 +48,7 @@
 #include "bench_json.hpp"
 #include "vpmd/model/lean_device.hpp"
 #include "vpmd/simd/cpu.hpp"
+#include "vpmd/simd/burst_ops.hpp"
 #include "vpmd/simd/rx_burst.hpp"
 #include "vpmd/simd/tx_burst.hpp"
 
@@ -127,8 +129,17 @@ Lean<Ring> device_for(const Ring& r) {
   return Lean<Ring>(model::QueueConfig{kRing, r.areas().desc, r.areas().driver, r.areas().device, f, model::identity_translate()});
 }
 
+// The library's compiled burst functions for this ring and path, as a port
+// binds them (one indirect call per burst): the bench times what users run,
+// not a copy inlined into this translation unit.
+template <class Ring, class Path>
+simd::BurstOps library_ops() {
+  return simd::burst_ops(Ring::kind, Path::vector ? simd::Policy::vector : simd::Policy::scalar, Path::level);
+}
+
 template <class Ring, class Path>
 Figures rx_run(uint64_t packets, uint16_t burst) {
+  const simd::BurstOps ops = library_ops<Ring, Path>();
   Rig<Ring> rig;
   simd::RxQueue<Ring> q(rig.make());
   q.pool = rig.pool.get();
@@ -148,7 +159,7 @@ Figures rx_run(uint64_t packets, uint16_t burst) {
   while (got < packets) {
     dev.serve(burst, 64 + kHdr);
     const uint64_t c0 = tsc_begin();
-    const uint16_t n = simd::rx_burst<Ring, Path>(q, out, burst);
+    const uint16_t n = ops.rx(&q, out, burst);
     drv.add(tsc_end() - c0, n);
     if (n == 0 && q.ring.broken() != ring::Broken::none) return {};
     rig.pool->free_bulk({out, n}, rig.cache.get());
@@ -162,6 +173,7 @@ Figures rx_run(uint64_t packets, uint16_t burst) {
 
 template <class Ring, class Path>
 Figures tx_run(uint64_t packets, uint16_t burst) {
+  const simd::BurstOps ops = library_ops<Ring, Path>();
   Rig<Ring> rig;
   simd::TxQueue<Ring> q(rig.make());
   q.hdr_size = kHdr;
@@ -181,7 +193,7 @@ Figures tx_run(uint64_t packets, uint16_t burst) {
       pkts[i]->pkt_len = 60;
     }
     const uint64_t c0 = tsc_begin();
-    const uint16_t n = simd::tx_burst<Ring, Path>(q, pkts, burst);
+    const uint16_t n = ops.tx(&q, pkts, burst);
     drv.add(tsc_end() - c0, n);
     if (n != burst) rig.pool->free_bulk({pkts + n, static_cast<size_t>(burst - n)}, rig.cache.get());
     sent += n;

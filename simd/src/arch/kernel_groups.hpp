@@ -244,7 +244,7 @@ struct Group {
       uint32_t other = 0;
       for (uint16_t k = 0; k < n; ++k) {
         uint16_t nb;
-        __builtin_memcpy(&nb, tok[k]->buf_addr + rx.post_off + 10, sizeof nb);  // num_buffers (§5.1.6)
+        __builtin_memcpy(&nb, tok[k]->buf_addr + rx.post_off + hdr_num_buffers_off, sizeof nb);
         other |= nb ^ 1u;
       }
       if (other != 0) return false;

@@ -51,7 +51,7 @@ struct ScalarPath {
       const std::byte* hd = p->buf_addr + post_off;
       if (mergeable) {
         uint16_t nb;
-        std::memcpy(&nb, hd + 10, sizeof nb);  // num_buffers (§5.1.6)
+        std::memcpy(&nb, hd + hdr_num_buffers_off, sizeof nb);
         if (nb != 1) return false;
       }
       const uint32_t data_len = len - hdr;
@@ -59,7 +59,7 @@ struct ScalarPath {
       p->pkt_len = data_len;
       p->port = port;
       p->queue = queue;
-      if (guest_csum && (static_cast<uint8_t>(hd[0]) & 2)) p->ol_flags |= ol::rx_csum_good;  // DATA_VALID (§5.1.6.4.1)
+      if (guest_csum && (static_cast<uint8_t>(hd[hdr_flags_off]) & hdr_f_data_valid)) p->ol_flags |= ol::rx_csum_good;
       b += data_len;
       out[i] = p;
       return true;

@@ -7,6 +7,11 @@
 
 namespace vpmd::simd {
 
+// Offsets in struct virtio_net_hdr (§5.1.6) the RX paths read.
+inline constexpr uint32_t hdr_flags_off = 0;
+inline constexpr uint32_t hdr_num_buffers_off = 10;
+inline constexpr uint8_t hdr_f_data_valid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
+
 // Zeroes hdr bytes at h, storing only if one of them is not zero already.
 // The device reads this header's cache line for every packet it takes; a
 // buffer that went out before still holds a zero header, and not writing it

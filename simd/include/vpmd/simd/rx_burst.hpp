@@ -9,11 +9,6 @@
 
 namespace vpmd::simd {
 
-// Offsets in struct virtio_net_hdr (§5.1.6) the RX path reads.
-inline constexpr uint32_t hdr_flags_off = 0;
-inline constexpr uint32_t hdr_num_buffers_off = 10;
-inline constexpr uint8_t hdr_f_data_valid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
-
 // Path: ScalarPath (the ring's own methods) or VectorPath<level>
 // (kernel_path.hpp); the body is the same, so are its results.
 // Refills once at least refill_threshold descriptors are free: the check

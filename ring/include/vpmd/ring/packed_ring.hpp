@@ -102,12 +102,7 @@ class PackedRing {
   // (they may alias), and store them back each time.
   template <class SegOf>
   uint16_t add_singles(std::span<const Token> toks, bool device_writable, SegOf&& seg_of) noexcept {
-    const Token* const t = toks.data();
-    return add_each(static_cast<uint16_t>(std::min<size_t>(toks.size(), 0xFFFF)), device_writable,
-                    [t, &seg_of](uint16_t i, Single& s) __attribute__((always_inline)) {
-                      s = seg_of(t[i]);
-                      return t[i];
-                    });
+    return add_each(count_of(toks.size()), device_writable, ArraySource<Token, SegOf>{toks.data(), seg_of});
   }
 
   // add_singles() with a source instead of an array (see SplitRing::add_each).
@@ -201,14 +196,7 @@ class PackedRing {
   // wrote them, validating everything it wrote. The hot shadows are locals
   // for the loop (see add_singles) and written back once.
   [[gnu::always_inline]] uint16_t reap(std::span<Token> toks, std::span<uint32_t> lens) noexcept {
-    const auto max = static_cast<uint16_t>(std::min({toks.size(), lens.size(), size_t{0xFFFF}}));
-    Token* const t = toks.data();
-    uint32_t* const l = lens.data();
-    return reap_each(max, [t, l](uint16_t i, Token tok, uint32_t len) {
-      t[i] = tok;
-      l[i] = len;
-      return true;
-    });
+    return reap_each(count_of(std::min(toks.size(), lens.size())), ArraySink<Token>{toks.data(), lens.data()});
   }
 
   // reap() with a sink instead of arrays: each used buffer is offered to

@@ -97,12 +97,7 @@ class SplitRing {
   // and returns how many.
   template <class SegOf>
   uint16_t add_singles(std::span<const Token> toks, bool device_writable, SegOf&& seg_of) noexcept {
-    const Token* const t = toks.data();
-    return add_each(static_cast<uint16_t>(std::min<size_t>(toks.size(), 0xFFFF)), device_writable,
-                    [t, &seg_of](uint16_t i, Single& s) __attribute__((always_inline)) {
-                      s = seg_of(t[i]);
-                      return t[i];
-                    });
+    return add_each(count_of(toks.size()), device_writable, ArraySource<Token, SegOf>{toks.data(), seg_of});
   }
 
   // add_singles() with a source instead of an array: make(i, single) gives
@@ -176,14 +171,7 @@ class SplitRing {
   // the device wrote. Returns how many. Validates everything the device wrote;
   // a bad value marks the ring broken and stops before it.
   [[gnu::always_inline]] uint16_t reap(std::span<Token> toks, std::span<uint32_t> lens) noexcept {
-    const auto max = static_cast<uint16_t>(std::min({toks.size(), lens.size(), size_t{0xFFFF}}));
-    Token* const t = toks.data();
-    uint32_t* const l = lens.data();
-    return reap_each(max, [t, l](uint16_t i, Token tok, uint32_t len) {
-      t[i] = tok;
-      l[i] = len;
-      return true;
-    });
+    return reap_each(count_of(std::min(toks.size(), lens.size())), ArraySink<Token>{toks.data(), lens.data()});
   }
 
   // reap() with a sink instead of arrays: up to `max` used buffers, oldest

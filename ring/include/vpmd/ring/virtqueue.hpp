@@ -116,6 +116,30 @@ struct Single {
   uint32_t len;
 };
 
+// The rings' loops take a sink (reap_each) and a source (add_each) per
+// buffer, so that a caller can do its per-buffer work inside them; these
+// are the array ones behind reap() and add_singles().
+template <class Token>
+struct ArraySink {  // reap(): tokens and lengths into two arrays
+  Token* toks;
+  uint32_t* lens;
+  [[gnu::always_inline]] bool operator()(uint16_t i, Token tok, uint32_t len) const noexcept {
+    toks[i] = tok;
+    lens[i] = len;
+    return true;
+  }
+};
+template <class Token, class SegOf>
+struct ArraySource {  // add_singles(): tokens from an array, segments from seg_of(token)
+  const Token* toks;
+  SegOf& seg_of;
+  [[gnu::always_inline]] Token operator()(uint16_t i, Single& s) const noexcept {
+    s = seg_of(toks[i]);
+    return toks[i];
+  }
+};
+inline uint16_t count_of(size_t n) noexcept { return static_cast<uint16_t>(n < 0xFFFF ? n : 0xFFFF); }
+
 // The driver side of a virtqueue, whatever its layout.
 template <class Q>
 concept Virtqueue = requires(Q q, const Q cq, std::span<const Segment> segs, typename Q::Token tok,

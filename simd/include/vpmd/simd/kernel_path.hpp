@@ -29,6 +29,18 @@ concept BurstPath = requires {
   { P::level } -> std::convertible_to<SimdLevel>;
 };
 
+// What rx_burst delivers on a whole packet's first buffer (§5.1.6.4): the
+// lengths without the header, port and queue, and DATA_VALID as a flag,
+// read only with GUEST_CSUM negotiated (RxQueue::guest_csum).
+[[gnu::always_inline]] inline void finish_first(Packet* p, const std::byte* hdr_bytes, uint32_t data_len, uint16_t port,
+                                                uint16_t queue, bool guest_csum) noexcept {
+  p->data_len = static_cast<uint16_t>(data_len);
+  p->pkt_len = data_len;
+  p->port = port;
+  p->queue = queue;
+  if (guest_csum && (static_cast<uint8_t>(hdr_bytes[hdr_flags_off]) & hdr_f_data_valid)) p->ol_flags |= ol::rx_csum_good;
+}
+
 struct ScalarPath {
   static constexpr bool vector = false;
   static constexpr SimdLevel level = SimdLevel::scalar;
@@ -55,11 +67,7 @@ struct ScalarPath {
         if (nb != 1) return false;
       }
       const uint32_t data_len = len - hdr;
-      p->data_len = static_cast<uint16_t>(data_len);
-      p->pkt_len = data_len;
-      p->port = port;
-      p->queue = queue;
-      if (guest_csum && (static_cast<uint8_t>(hd[hdr_flags_off]) & hdr_f_data_valid)) p->ol_flags |= ol::rx_csum_good;
+      finish_first(p, hd, data_len, port, queue, guest_csum);
       b += data_len;
       out[i] = p;
       return true;

@@ -94,11 +94,7 @@ template <class Ring, BurstPath Path = ScalarPath>
       }
       const std::byte* h = p->buf_addr + post_off;
       const uint32_t data_len = len - hdr;
-      p->data_len = static_cast<uint16_t>(data_len);
-      p->pkt_len = data_len;
-      p->port = port;
-      p->queue = queue;
-      if (guest_csum && (static_cast<uint8_t>(h[hdr_flags_off]) & hdr_f_data_valid)) p->ol_flags |= ol::rx_csum_good;
+      finish_first(p, h, data_len, port, queue, guest_csum);
       if (mergeable) {
         uint16_t nb;
         std::memcpy(&nb, h + hdr_num_buffers_off, sizeof nb);

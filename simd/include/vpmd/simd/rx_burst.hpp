@@ -68,7 +68,6 @@ template <class Ring, BurstPath Path = ScalarPath>
   while (done < n && q.ring.has_used()) {
     const uint16_t want = std::min<uint16_t>(kChunk, static_cast<uint16_t>(n - done));
     const uint16_t got = Path::reap(q.ring, std::span<Packet*>(bufs, want), std::span<uint32_t>(lens, want));
-    if (got == 0) break;
     for (uint16_t i = 0; i < got; ++i) {
       Packet* p = bufs[i];
       const uint32_t len = lens[i];

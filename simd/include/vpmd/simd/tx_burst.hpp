@@ -44,30 +44,14 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
   if (q.ring.free_descriptors() < std::max<uint16_t>(q.reclaim_threshold, n))
     tx_reclaim<Ring, Path>(q, std::max<uint16_t>(q.reclaim_batch, n));
   const uint16_t hdr = q.hdr_size;
-  uint16_t sent = 0;
   uint64_t bytes = 0;
-  // The leading run of plain packets in one fused pass (kernel_path.hpp);
-  // the loop below takes the rest exactly as it would have taken them all.
-  sent = Path::tx(q.ring, hdr, pkts, n, bytes);
-  while (sent < n) {
-    // A run of one-segment packets goes in with one bulk add.
-    uint16_t run = 0;
-    while (sent + run < n && pkts[sent + run]->nb_segs == 1 && pkts[sent + run]->data_off >= hdr) {
-      Packet* p = pkts[sent + run];
-      clear_net_header(p->data() - hdr, hdr);
-      bytes += p->data_len;
-      ++run;
-    }
-    if (run != 0) {
-      const uint16_t added = Path::add_singles(q.ring, std::span<Packet* const>(pkts + sent, run),
-                                               SegRule{.off = hdr, .from_data = true});
-      sent = static_cast<uint16_t>(sent + added);
-      if (added < run) {  // ring full: the rest are not sent
-        for (uint16_t i = 0; i < run - added; ++i) bytes -= pkts[sent + i]->data_len;
-        break;
-      }
-      continue;
-    }
+  // A run of plain packets (one segment, headroom for the header) in one
+  // fused pass (kernel_path.hpp): each header zeroed, each packet one
+  // descriptor. It stops at a packet that is not plain, or when the ring is
+  // full, which the add_chain below then finds too; after each packet the
+  // loop takes, the next run goes the same way.
+  uint16_t sent = Path::tx(q.ring, hdr, pkts, n, bytes);
+  for (; sent < n; sent = static_cast<uint16_t>(sent + Path::tx(q.ring, hdr, pkts + sent, static_cast<uint16_t>(n - sent), bytes))) {
     Packet* p = pkts[sent];
     const bool own_hdr = p->data_off < hdr;  // no headroom: the header gets its own descriptor
     if (p->nb_segs > 31 || (own_hdr && q.hdr_slots == nullptr)) [[unlikely]] {

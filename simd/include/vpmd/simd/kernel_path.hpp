@@ -176,7 +176,7 @@ struct VectorPath {
   template <VectorRing Ring>
   static uint16_t tx(Ring& r, uint16_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
     using I = ring::RingInternals<Ring>;
-    if (n < 4 || hdr < 8 || hdr > 32) return ScalarPath::tx(r, hdr, pkts, n, bytes);
+    if (n < 4 || hdr < inline_hdr_min || hdr > inline_hdr_max) return ScalarPath::tx(r, hdr, pkts, n, bytes);
     if (!I::usable(r)) return 0;
     auto s = I::load(r);
     uint16_t k;

@@ -12,6 +12,10 @@ inline constexpr uint32_t hdr_flags_off = 0;
 inline constexpr uint32_t hdr_num_buffers_off = 10;
 inline constexpr uint8_t hdr_f_data_valid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
 
+// The header sizes clear_net_header zeroes with overlapping 8-byte stores,
+// without a loop (10, 12 and 20 are the sizes virtio-net has, §5.1.6).
+inline constexpr uint32_t inline_hdr_min = 8, inline_hdr_max = 32;
+
 // Zeroes hdr bytes at h, storing only if one of them is not zero already.
 // The device reads this header's cache line for every packet it takes; a
 // buffer that went out before still holds a zero header, and not writing it
@@ -19,7 +23,7 @@ inline constexpr uint8_t hdr_f_data_valid = 2;  // VIRTIO_NET_HDR_F_DATA_VALID
 // the device fetch it from ours again (a transfer per packet on the device
 // side; DPDK's virtio PMD skips such stores the same way).
 inline void clear_net_header(std::byte* h, uint32_t hdr) noexcept {
-  if (hdr >= 8 && hdr <= 32) {
+  if (hdr >= inline_hdr_min && hdr <= inline_hdr_max) {
     // Overlapping 8-byte loads and stores cover 8..32 bytes (10, 12 and 20
     // are the header sizes, §5.1.6) without a loop or a call to memset,
     // which a forwarder pays on every packet: a received buffer holds the

@@ -121,11 +121,9 @@ void run(uint16_t size, uint64_t features, std::span<const uint8_t> s) {
     if (trace) std::fprintf(stderr, "op %d: in flight %u/%u free %u/%u broken %d/%d\n", op, a.q.in_flight(), b.q.in_flight(),
                             a.q.free_descriptors(), b.q.free_descriptors(), int(a.q.broken()), int(b.q.broken()));
     switch (op) {
-      case 0: {  // add k single-descriptor buffers, RX-like (writable) or TX-like (readable, header in headroom)
+      case 0: {  // k single-descriptor buffers: RX refill (post) or TX-like (readable, header in headroom)
         const unsigned k = 1 + byte() % 16;
         const uint8_t how = byte();
-        const simd::SegRule rule = how & 1 ? simd::SegRule{.off = 0, .len = 32u + how % 96u, .writable = true}
-                                           : simd::SegRule{.off = kHdr, .from_data = true};
         Packet* pa[16];
         Packet* pb[16];
         const unsigned got = pick(k, pa, pb);
@@ -133,12 +131,22 @@ void run(uint16_t size, uint64_t features, std::span<const uint8_t> s) {
           pa[i]->data_off = pb[i]->data_off = static_cast<uint16_t>(kHdr + how % 8);
           pa[i]->data_len = pb[i]->data_len = static_cast<uint16_t>(20 + how % 60);
         }
-        const uint16_t na = simd::ScalarPath::add_singles(a.q, {pa, got}, rule);
-        const uint16_t nb = Vec::add_singles(b.q, {pb, got}, rule);
+        uint16_t na, nb;
+        if (how & 1) {  // the RX refill: added and made available
+          const uint32_t off = how % 8, len = 32u + how % 96u;
+          na = simd::ScalarPath::post(a.q, {pa, got}, off, len);
+          nb = Vec::post(b.q, {pb, got}, off, len);
+        } else {  // readable buffers through the ring's own add (tx_burst's body), published or not yet
+          const auto seg = [](Packet* p) { return ring::Single{p->buf_iova + p->data_off - kHdr, uint32_t{p->data_len} + kHdr}; };
+          na = a.q.add_singles({pa, got}, false, seg);
+          nb = b.q.add_singles({pb, got}, false, seg);
+          if (how & 2) {
+            simd::ScalarPath::publish(a.q);
+            Vec::publish(b.q);
+          }
+        }
         FUZZ_CHECK(na == nb);
         for (uint16_t i = 0; i < na; ++i) a.out_flag[a.index(pa[i])] = b.out_flag[b.index(pb[i])] = true;
-        simd::ScalarPath::publish(a.q);
-        Vec::publish(b.q);
         FUZZ_CHECK(a.q.needs_notify() == b.q.needs_notify());
         break;
       }
@@ -224,7 +232,9 @@ void run(uint16_t size, uint64_t features, std::span<const uint8_t> s) {
         }
         uint64_t bytes = 0;
         const uint16_t nb = Vec::tx(b.q, th, pb, static_cast<uint16_t>(got), bytes);
-        const uint16_t na = simd::ScalarPath::add_singles(a.q, {pa, run}, simd::SegRule{.off = th, .from_data = true});
+        const uint16_t na = a.q.add_singles({pa, run}, false, [th](Packet* p) {
+          return ring::Single{p->buf_iova + p->data_off - th, uint32_t{p->data_len} + th};
+        });
         FUZZ_CHECK(na == nb);
         g_fused_tx += nb;
         uint64_t expect = 0;

@@ -363,8 +363,7 @@ void kernels_take_groups() {
   simd::RxQueue<Ring> q(s.make_ring());
   Packet* bufs[32];
   REQUIRE(s.pool->alloc_bulk({bufs, 32}, s.cache.get()));
-  REQUIRE(simd::VectorPath<L>::add_singles(q.ring, std::span<Packet* const>(bufs, 32), simd::SegRule{.off = 0, .len = 256, .writable = true}) == 32);
-  simd::VectorPath<L>::publish(q.ring);
+  REQUIRE(simd::VectorPath<L>::post(q.ring, std::span<Packet* const>(bufs, 32), 0, 256) == 32);
   for (model::Chain c; s.dev->pop_avail(c);) s.dev->push_used(c, 100);
   s.dev->publish();
   using I = ring::RingInternals<Ring>;

@@ -101,12 +101,13 @@ struct ScalarPath {
     bytes += b;
     return k;
   }
+  // RX refill: device-writable single buffers {buf_iova + off, len}, as
+  // many as there are free descriptors, made available. Returns how many.
   template <class Ring>
-  static uint16_t add_singles(Ring& r, std::span<Packet* const> pkts, SegRule rule) noexcept {
-    return r.add_singles(pkts, rule.writable, [rule](Packet* p) {
-      return rule.from_data ? ring::Single{p->buf_iova + p->data_off - rule.off, uint32_t{p->data_len} + rule.off}
-                            : ring::Single{p->buf_iova + rule.off, rule.len};
-    });
+  static uint16_t post(Ring& r, std::span<Packet* const> bufs, uint32_t off, uint32_t len) noexcept {
+    const uint16_t n = r.add_singles(bufs, true, [off, len](Packet* p) { return ring::Single{p->buf_iova + off, len}; });
+    r.publish();
+    return n;
   }
   template <class Ring>
   static void publish(Ring& r) noexcept { r.publish(); }
@@ -186,16 +187,24 @@ struct VectorPath {
     return k;
   }
 
+  // RX refill (Kernels<L>::*_post). A packed ring holding added but
+  // unpublished buffers (none on an RX ring) goes the scalar way, which
+  // publishes them in their order.
   template <VectorRing Ring>
-  static uint16_t add_singles(Ring& r, std::span<Packet* const> pkts, SegRule rule) noexcept {
+  static uint16_t post(Ring& r, std::span<Packet* const> bufs, uint32_t off, uint32_t len) noexcept {
     using I = ring::RingInternals<Ring>;
-    if (!I::usable(r)) return 0;
-    const auto n = static_cast<uint16_t>(std::min<size_t>(pkts.size(), r.free_descriptors()));
-    if (n == 0) return 0;
+    const auto n = static_cast<uint16_t>(std::min<size_t>(bufs.size(), r.free_descriptors()));
+    if (n == 0 || !I::usable(r)) return ScalarPath::post(r, bufs, off, len);  // nothing to add: the same publish()
     auto s = I::load(r);
-    if constexpr (Ring::kind == ring::RingKind::split) Kernels<L>::split_add(s, pkts.data(), n, rule);
-    else Kernels<L>::packed_add(s, pkts.data(), n, rule);
-    I::store(r, s);
+    if constexpr (Ring::kind == ring::RingKind::split) {
+      Kernels<L>::split_post(s, bufs.data(), n, off, len);
+      I::store(r, s);
+      r.publish();  // one release store of avail->idx (§2.7.13.3)
+    } else {
+      if (s.unpublished != 0) return ScalarPath::post(r, bufs, off, len);
+      Kernels<L>::packed_post(s, bufs.data(), n, off, len);
+      I::store(r, s);
+    }
     return n;
   }
 

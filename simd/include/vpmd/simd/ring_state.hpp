@@ -45,16 +45,6 @@ struct PackedState {
   uint16_t unpublished, unpublished_desc, added;
 };
 
-// How a posted buffer is described (no callable crosses into the kernels):
-//   from_data: iova = buf_iova + data_off - off, len = data_len + off   (TX: header in the headroom)
-//   otherwise: iova = buf_iova + off,            len = len              (RX: the posted room)
-struct SegRule {
-  uint32_t off = 0;
-  uint32_t len = 0;
-  bool from_data = false;
-  bool writable = false;  // VIRTQ_DESC_F_WRITE
-};
-
 // What the fused RX kernels need to finish a first buffer the way rx_burst's
 // body does (virtio-v1.2 §5.1.6.4): header size, where the header sits in
 // the buffer, the port/queue stamped on each packet, and whether

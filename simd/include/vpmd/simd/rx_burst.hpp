@@ -26,13 +26,17 @@ template <class Ring, BurstPath Path = ScalarPath>
       ++q.stats.refill_failures;
       break;
     }
-    // Device-writable buffers from the header slot to the end of the room.
-    Path::add_singles(q.ring, std::span<Packet* const>(bufs, n), SegRule{.off = off, .len = len, .writable = true});
+    // Device-writable buffers from the header slot to the end of the room,
+    // made available at once.
+    const uint16_t posted = Path::post(q.ring, std::span<Packet* const>(bufs, n), off, len);
+    added |= posted != 0;
+    if (posted != n) [[unlikely]] {  // the ring broke: what it did not take goes back
+      q.pool->free_bulk(std::span<Packet* const>(bufs + posted, n - posted), q.cache);
+      break;
+    }
     free = static_cast<uint16_t>(free - n);
-    added = true;
   }
   if (!added) return;
-  Path::publish(q.ring);
   if (q.ring.needs_notify()) {
     q.doorbell.ring(q.ring.notification_data());
     ++q.stats.kicks;

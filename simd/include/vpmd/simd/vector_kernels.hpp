@@ -13,8 +13,9 @@
 //  reap  takes only whole groups it can validate as the scalar reap would,
 //        stops before anything it is unsure of (the scalar reap then takes
 //        it, or marks the ring broken), and leaves the same ring state.
-//  add   adds exactly n single-descriptor buffers (n <= free descriptors),
-//        booking them as the ring's add_singles would.
+//  post  RX refill: adds exactly n device-writable single-descriptor
+//        buffers (n <= free descriptors), booked as the ring's add_singles
+//        books them (packed: and makes them available, as publish() would).
 //  publish (packed) makes everything added available, head flags last.
 //  rx    reap + the RX body's work on plain first buffers, fused per group.
 #include <cstdint>
@@ -27,9 +28,9 @@ namespace vpmd::simd {
 template <SimdLevel L>
 struct Kernels {
   static uint16_t split_reap(SplitState& s, Packet** toks, uint32_t* lens, uint16_t max) noexcept;
-  static void split_add(SplitState& s, Packet* const* pkts, uint16_t n, SegRule rule) noexcept;
+  static void split_post(SplitState& s, Packet* const* pkts, uint16_t n, uint32_t off, uint32_t len) noexcept;
   static uint16_t packed_reap(PackedState& s, Packet** toks, uint32_t* lens, uint16_t max) noexcept;
-  static void packed_add(PackedState& s, Packet* const* pkts, uint16_t n, SegRule rule) noexcept;
+  static void packed_post(PackedState& s, Packet* const* pkts, uint16_t n, uint32_t off, uint32_t len) noexcept;
   static void packed_publish(PackedState& s) noexcept;
   // RX fused: reap whole groups of first buffers and finish each packet as
   // rx_burst's body would (data_len, pkt_len, port, queue, csum flag); stops

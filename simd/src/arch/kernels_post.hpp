@@ -1,0 +1,198 @@
+#pragma once
+// Kernels<L>::split_post / packed_post: the RX refill (rx_burst.hpp) on the
+// any-order rings. Included only by kernels_impl.hpp (its ODR rules hold).
+//
+// A reap of buffers the device completed in order pushes their ids on the
+// free list one by one, so the list then runs through consecutive ids, four
+// at a time down (or, a lap later, up): on a split ring such a run is
+// booked as one group, one store per bookkeeping array, by a loop of its
+// own per direction (Post::split_runs) that keeps only what a group needs in
+// registers. Anything else (the list's ragged ends, a run that stops) goes
+// one buffer at a time.
+#include <algorithm>
+
+#include "kernel_groups.hpp"
+
+namespace vpmd::simd {
+
+template <SimdLevel L>
+struct Post {
+  // Whether the free list from d runs through d .. d+3 (Dir 1) or d ..
+  // d-3 (Dir -1) with one load of their links; base: the lowest of the
+  // four, after: the list's entry after them.
+  template <int Dir>
+  [[gnu::always_inline]] static bool run4(const uint16_t* next, uint32_t d, uint32_t mask, uint32_t& base,
+                                          uint32_t& after) noexcept {
+    uint64_t w;
+    if constexpr (Dir > 0) {
+      if (d + 3 > mask) return false;
+      __builtin_memcpy(&w, next + d, sizeof w);  // next[d .. d+3] = d+1, d+2, d+3, after
+      if ((w & 0xFFFF'FFFF'FFFFu) != d * 0x1'0001'0001u + 0x3'0002'0001u) return false;
+      base = d, after = static_cast<uint32_t>(w >> 48);
+    } else {
+      if (d < 3) return false;
+      __builtin_memcpy(&w, next + d - 3, sizeof w);  // next[d-3 .. d] = after, d-3, d-2, d-1
+      if ((w >> 16) != (d - 3) * 0x1'0001'0001u + 0x2'0001'0000u) return false;
+      base = d - 3, after = static_cast<uint32_t>(w & 0xFFFF);
+    }
+    return true;
+  }
+
+  // tokens[base + k] for the four packets p[0..3] taken in list order.
+  template <int Dir>
+  [[gnu::always_inline]] static void tokens4(Packet** tok, Packet* const* p) noexcept {
+    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 2));
+    if constexpr (Dir > 0) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(tok), lo);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(tok + 2), hi);
+    } else {  // tok[k] = p[3 - k]
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(tok), _mm_shuffle_epi32(hi, _MM_SHUFFLE(1, 0, 3, 2)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(tok + 2), _mm_shuffle_epi32(lo, _MM_SHUFFLE(1, 0, 3, 2)));
+    }
+  }
+
+  // Split: up to `groups` groups while the list runs in direction Dir and
+  // the slots do not wrap; each descriptor {buf_iova, 0} + body (§2.7.5),
+  // a head's bookkeeping as add_singles books it (last = itself, one
+  // descriptor, cap = len), its slot. Returns how many; d moves past them.
+  template <int Dir>
+  [[gnu::noinline]] static uint32_t split_runs(const SplitState& s, Packet* const* p, uint32_t groups, uint32_t& d_io,
+                                               uint16_t* slot, __m128i body, uint32_t len) noexcept {
+    ring::SplitDesc* const desc = s.desc;
+    Packet** const tokens = s.tokens;
+    uint16_t* const last = s.last;
+    uint16_t* const ndesc = s.ndesc;
+    uint32_t* const cap = s.cap;
+    const uint16_t* const next = s.next;
+    const uint32_t mask = s.mask;
+    const __m128i capv = _mm_set1_epi32(static_cast<int>(len));
+    uint32_t d = d_io, g = 0, base, after;
+    for (; g < groups && run4<Dir>(next, d, mask, base, after); ++g, p += 4, slot += 4) {
+      ring::SplitDesc* const dg = desc + base;
+      for (uint32_t k = 0; k < 4; ++k) {
+        const Packet* q = p[Dir > 0 ? k : 3 - k];
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dg + k),
+                         _mm_add_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(&q->buf_iova)), body));
+      }
+      tokens4<Dir>(tokens + base, p);
+      const uint64_t lasts = base * 0x0001'0001'0001'0001u + 0x0003'0002'0001'0000u;
+      const uint64_t ones = 0x0001'0001'0001'0001u;
+      const uint64_t slots = base * 0x0001'0001'0001'0001u + (Dir > 0 ? 0x0003'0002'0001'0000u : 0x0000'0001'0002'0003u);
+      __builtin_memcpy(last + base, &lasts, sizeof lasts);
+      __builtin_memcpy(ndesc + base, &ones, sizeof ones);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(cap + base), capv);
+      __builtin_memcpy(slot, &slots, sizeof slots);
+      d = after;
+    }
+    d_io = d;
+    return g;
+  }
+};
+
+// RX refill, split ring, any order: n device-writable single buffers
+// {buf_iova + off, len} from the free list (n <= free descriptors), booked
+// as the ring's add_singles books them; the ring's publish() then makes
+// them available (one release store of avail->idx, §2.7.13.3: the device
+// reads neither descriptors nor avail slots before it).
+template <SimdLevel L>
+void Kernels<L>::split_post(SplitState& s, Packet* const* pkts, uint16_t n, uint32_t off, uint32_t len) noexcept {
+  using P = Post<L>;
+  const uint32_t mask = s.mask;
+  // A descriptor is {buf_iova, 0} + {off, len | WRITE << 32 | next 0 << 48}
+  // (virtio-v1.2 §2.7.5): one load, one add, one 16-byte store.
+  const __m128i body = _mm_set_epi64x(static_cast<long long>(len | uint64_t{ring::desc_flag::write} << 32), off);
+  uint32_t d = s.free_head, slot = s.avail_idx & mask, i = 0;
+  int dir = -1;  // the way the last run went (the way a lap's runs all go): tried first
+  while (i < n) {
+    if (n - i >= 4 && slot + 3 <= mask) {
+      const uint32_t groups = std::min((n - i) / 4, (mask + 1 - slot) / 4);
+      uint32_t g = dir < 0 ? P::template split_runs<-1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len)
+                           : P::template split_runs<1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len);
+      if (g == 0) {
+        dir = -dir;
+        g = dir < 0 ? P::template split_runs<-1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len)
+                    : P::template split_runs<1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len);
+      }
+      if (g != 0) {
+        i += 4 * g;
+        slot = (slot + 4 * g) & mask;
+        continue;
+      }
+    }
+    Packet* const q = pkts[i];
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(s.desc + d),
+                     _mm_add_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(&q->buf_iova)), body));
+    s.tokens[d] = q;
+    s.last[d] = static_cast<uint16_t>(d);
+    s.ndesc[d] = 1;
+    s.cap[d] = len;
+    s.avail_ring[slot] = static_cast<uint16_t>(d);
+    d = s.next[d];
+    slot = (slot + 1) & mask;
+    ++i;
+  }
+  s.free_head = static_cast<uint16_t>(d);
+  s.avail_idx = static_cast<uint16_t>(s.avail_idx + n);
+  s.num_free = static_cast<uint16_t>(s.num_free - n);
+  s.inflight = static_cast<uint16_t>(s.inflight + n);
+}
+
+// RX refill, packed ring, any order, nothing unpublished: n device-writable
+// single buffers {buf_iova + off, len} (n <= free descriptors) added and
+// made available, as add_singles and publish() leave them: every body
+// (addr, len, id: §2.8.13) first, then the head flags newest first, each a
+// release store pairing with the device's acquire of them before it reads
+// the descriptor (§2.8.21, §2.8.22); the device polls the oldest, so it
+// finds all n together (§2.8.21.1: the first descriptor made available
+// last). Against DPDK's vhost back end on another core this order costs
+// the front end the fewest cycles per packet: whole descriptors written
+// with their flags in ring order, the oldest's flags last, cost 40% more
+// (vpmd-fwd rxonly, 62-65 against 41-45 cycles per packet), publishing
+// oldest first about 10% more, though both run fewer instructions; so the
+// packed refill has no group path (groups pay off on split rings, whose
+// descriptors the device reads only after avail->idx).
+template <SimdLevel L>
+void Kernels<L>::packed_post(PackedState& s, Packet* const* pkts, uint16_t n, uint32_t off, uint32_t len) noexcept {
+  ring::PackedDesc* const desc = s.desc;  // locals: see split_post
+  Packet** const tokens = s.tokens;
+  uint16_t* const ndesc = s.ndesc;
+  uint32_t* const cap = s.cap;
+  const uint16_t* const id_next = s.id_next;
+  const uint32_t size = s.size, first = s.next_avail;
+  constexpr uint16_t wrap_bits = ring::desc_flag::avail | ring::desc_flag::used;
+  uint32_t free_id = s.free_id;
+  // At most two runs, split at the ring's end: no wrap test per buffer.
+  const uint32_t to_end = size - first;
+  const uint32_t run1 = n < to_end ? n : to_end;
+  const auto bodies = [&](uint32_t pos, Packet* const* p, uint32_t count) __attribute__((always_inline)) {
+    ring::PackedDesc* const d = desc + pos;
+    for (uint32_t i = 0; i < count; ++i) {
+      Packet* const q = p[i];
+      const uint32_t id = free_id;
+      free_id = id_next[id];
+      d[i].addr = q->buf_iova + off;
+      d[i].len = len;
+      d[i].id = static_cast<uint16_t>(id);
+      tokens[id] = q;
+      ndesc[id] = 1;
+      cap[id] = len;
+    }
+  };
+  bodies(first, pkts, run1);
+  bodies(0, pkts + run1, n - run1);
+  const auto flags = static_cast<uint16_t>(s.lap_flags | ring::desc_flag::write);
+  const auto next_flags = static_cast<uint16_t>(flags ^ wrap_bits);  // §2.8.1: the next lap's
+  for (uint32_t i = n - run1; i-- != 0;) __atomic_store_n(&desc[i].flags, next_flags, __ATOMIC_RELEASE);
+  for (uint32_t i = run1; i-- != 0;) __atomic_store_n(&desc[first + i].flags, flags, __ATOMIC_RELEASE);
+  const uint32_t next_avail = first + n < size ? first + n : first + n - size;
+  if (first + n >= size) s.lap_flags ^= wrap_bits;
+  s.free_id = static_cast<uint16_t>(free_id);
+  s.next_avail = static_cast<uint16_t>(next_avail);
+  s.avail_wrap = (s.lap_flags & ring::desc_flag::avail) != 0;
+  s.inflight = static_cast<uint16_t>(s.inflight + n);
+  s.num_free = static_cast<uint16_t>(s.num_free - n);
+  s.added = static_cast<uint16_t>(s.added + n);
+}
+
+}  // namespace vpmd::simd

@@ -142,16 +142,29 @@ struct Group {
     int dir = 0;
     uint32_t base = 0, next = 0;
   };
-  static Run4 free_run4(const uint16_t* next, uint32_t d, uint32_t mask) noexcept {
+  // One direction of it (Dir 1 or -1): the split refill's loops keep to
+  // the direction a lap's runs all go (kernels_post.hpp).
+  template <int Dir>
+  [[gnu::always_inline]] static bool run4(const uint16_t* next, uint32_t d, uint32_t mask, uint32_t& base,
+                                          uint32_t& after) noexcept {
     uint64_t w;
-    if (d + 3 <= mask) {
-      __builtin_memcpy(&w, next + d, sizeof w);  // next[d .. d+3]
-      if ((w & 0xFFFF'FFFF'FFFFu) == d * 0x1'0001'0001u + 0x3'0002'0001u) return {1, d, static_cast<uint32_t>(w >> 48)};
+    if constexpr (Dir > 0) {
+      if (d + 3 > mask) return false;
+      __builtin_memcpy(&w, next + d, sizeof w);  // next[d .. d+3] = d+1, d+2, d+3, after
+      if ((w & 0xFFFF'FFFF'FFFFu) != d * 0x1'0001'0001u + 0x3'0002'0001u) return false;
+      base = d, after = static_cast<uint32_t>(w >> 48);
+    } else {
+      if (d < 3) return false;
+      __builtin_memcpy(&w, next + d - 3, sizeof w);  // next[d-3 .. d] = after, d-3, d-2, d-1
+      if ((w >> 16) != (d - 3) * 0x1'0001'0001u + 0x2'0001'0000u) return false;
+      base = d - 3, after = static_cast<uint32_t>(w & 0xFFFF);
     }
-    if (d >= 3) {
-      __builtin_memcpy(&w, next + d - 3, sizeof w);  // next[d-3 .. d]
-      if ((w >> 16) == (d - 3) * 0x1'0001'0001u + 0x2'0001'0000u) return {-1, d - 3, static_cast<uint32_t>(w & 0xFFFF)};
-    }
+    return true;
+  }
+  static Run4 free_run4(const uint16_t* next, uint32_t d, uint32_t mask) noexcept {
+    uint32_t base, after;
+    if (run4<1>(next, d, mask, base, after)) return {1, base, after};
+    if (run4<-1>(next, d, mask, base, after)) return {-1, base, after};
     return {};
   }
 

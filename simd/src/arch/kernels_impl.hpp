@@ -90,7 +90,7 @@ uint16_t Kernels<L>::split_rx(SplitState& s, const RxHead& h, Packet** out, uint
 template <SimdLevel L>
 uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
   using Gr = Group<L>;
-  ring::SplitDesc* const desc = s.desc;  // locals: see split_add
+  ring::SplitDesc* const desc = s.desc;  // locals: see split_post (kernels_post.hpp)
   uint16_t* const avail_ring = s.avail_ring;
   Packet** const tokens = s.tokens;
   uint16_t* const last = s.last;
@@ -120,7 +120,7 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
     };
     for (; i < room;) {
       // Four plain packets onto four free descriptors in a row (see
-      // split_add), their avail slots not wrapping: booked at once.
+      // split_post), their avail slots not wrapping: booked at once.
       if (room - i >= 4 && (avail & mask) + 3u <= mask && Gr::tx_plain(pkts[i], hs) && Gr::tx_plain(pkts[i + 1], hs) &&
           Gr::tx_plain(pkts[i + 2], hs) && Gr::tx_plain(pkts[i + 3], hs)) {
         const typename Gr::Run4 r = Gr::free_run4(next, d, mask);
@@ -161,7 +161,7 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
 template <SimdLevel L>
 uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
   using Gr = Group<L>;
-  ring::PackedDesc* const desc = s.desc;  // locals: see split_add
+  ring::PackedDesc* const desc = s.desc;  // locals: see split_post (kernels_post.hpp)
   Packet** const tokens = s.tokens;
   uint16_t* const ndesc = s.ndesc;
   uint32_t* const cap = s.cap;

@@ -17,27 +17,6 @@ namespace vpmd::simd {
 
 template <SimdLevel L>
 struct Post {
-  // Whether the free list from d runs through d .. d+3 (Dir 1) or d ..
-  // d-3 (Dir -1) with one load of their links; base: the lowest of the
-  // four, after: the list's entry after them.
-  template <int Dir>
-  [[gnu::always_inline]] static bool run4(const uint16_t* next, uint32_t d, uint32_t mask, uint32_t& base,
-                                          uint32_t& after) noexcept {
-    uint64_t w;
-    if constexpr (Dir > 0) {
-      if (d + 3 > mask) return false;
-      __builtin_memcpy(&w, next + d, sizeof w);  // next[d .. d+3] = d+1, d+2, d+3, after
-      if ((w & 0xFFFF'FFFF'FFFFu) != d * 0x1'0001'0001u + 0x3'0002'0001u) return false;
-      base = d, after = static_cast<uint32_t>(w >> 48);
-    } else {
-      if (d < 3) return false;
-      __builtin_memcpy(&w, next + d - 3, sizeof w);  // next[d-3 .. d] = after, d-3, d-2, d-1
-      if ((w >> 16) != (d - 3) * 0x1'0001'0001u + 0x2'0001'0000u) return false;
-      base = d - 3, after = static_cast<uint32_t>(w & 0xFFFF);
-    }
-    return true;
-  }
-
   // tokens[base + k] for the four packets p[0..3] taken in list order.
   template <int Dir>
   [[gnu::always_inline]] static void tokens4(Packet** tok, Packet* const* p) noexcept {
@@ -68,7 +47,7 @@ struct Post {
     const uint32_t mask = s.mask;
     const __m128i capv = _mm_set1_epi32(static_cast<int>(len));
     uint32_t d = d_io, g = 0, base, after;
-    for (; g < groups && run4<Dir>(next, d, mask, base, after); ++g, p += 4, slot += 4) {
+    for (; g < groups && Group<L>::template run4<Dir>(next, d, mask, base, after); ++g, p += 4, slot += 4) {
       ring::SplitDesc* const dg = desc + base;
       for (uint32_t k = 0; k < 4; ++k) {
         const Packet* q = p[Dir > 0 ? k : 3 - k];

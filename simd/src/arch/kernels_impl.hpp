@@ -132,23 +132,24 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
       _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + id), _mm_set_epi64x(len, static_cast<long long>(p->buf_iova + off)));
       b += len;  // the header's bytes come off below: no reload of data_len
     };
-    const auto group = [&]<int Dir>(uint32_t base) __attribute__((always_inline)) {
-      for (uint32_t k = 0; k < 4; ++k) put(Dir > 0 ? base + k : base + 3 - k, pkts[i + k]);
-      Gr::book4(tokens + base, last + base, ndesc + base, cap + base, pkts + i, Dir, base, 0);
-      Gr::slots4(avail_ring + (avail & mask), Dir, base);
-    };
+    int hint = -1;  // the way the free list's last run went (see split_post)
     for (; i < room;) {
-      // Four plain packets onto four free descriptors in a row (see
-      // split_post), their avail slots not wrapping: booked at once.
-      if (room - i >= 4 && (avail & mask) + 3u <= mask && Gr::tx_plain(pkts[i], hs) && Gr::tx_plain(pkts[i + 1], hs) &&
-          Gr::tx_plain(pkts[i + 2], hs) && Gr::tx_plain(pkts[i + 3], hs)) {
-        const typename Gr::Run4 r = Gr::free_run4(next, d, mask);
-        if (r.dir != 0) {
-          if (r.dir > 0) group.template operator()<1>(r.base);
-          else group.template operator()<-1>(r.base);
-          d = static_cast<uint16_t>(r.next);
-          avail = static_cast<uint16_t>(avail + 4);
-          i = static_cast<uint16_t>(i + 4);
+      // Groups of four plain packets onto four free descriptors in a row,
+      // their avail slots not wrapping (Post::split_tx_runs).
+      const uint32_t slot = avail & mask;
+      if (room - i >= 4 && slot + 3u <= mask) {
+        const uint32_t groups = std::min<uint32_t>((room - i) / 4u, (mask + 1u - slot) / 4u);
+        uint32_t dd = d;
+        const auto runs = [&](int dir) {
+          return dir > 0 ? Post<L>::template split_tx_runs<1, H>(s, hdr, pkts + i, groups, dd, avail_ring + slot, b)
+                         : Post<L>::template split_tx_runs<-1, H>(s, hdr, pkts + i, groups, dd, avail_ring + slot, b);
+        };
+        uint32_t g = runs(hint);
+        if (g == 0) g = runs(hint = -hint);
+        if (g != 0) {
+          d = static_cast<uint16_t>(dd);
+          avail = static_cast<uint16_t>(avail + 4 * g);
+          i = static_cast<uint16_t>(i + 4 * g);
           continue;
         }
       }

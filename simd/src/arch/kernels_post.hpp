@@ -1,6 +1,8 @@
 #pragma once
 // Kernels<L>::split_post / packed_post: the RX refill (rx_burst.hpp) on the
-// any-order rings. Included only by kernels_impl.hpp (its ODR rules hold).
+// any-order rings, and Post<L>, the loops behind them and behind
+// Kernels<L>::split_tx's groups. Included only by kernels_impl.hpp (its ODR
+// rules hold).
 //
 // A reap of buffers the device completed in order pushes their ids on the
 // free list one by one, so the list then runs through consecutive ids, four
@@ -17,6 +19,19 @@ namespace vpmd::simd {
 
 template <SimdLevel L>
 struct Post {
+  // The split ring's arrays, as locals of each loop: the loops' stores
+  // could alias `s` for the compiler, which would reload them per group.
+  struct SplitArrays {
+    ring::SplitDesc* desc;
+    Packet** tokens;
+    uint16_t* last;
+    uint16_t* ndesc;
+    uint32_t* cap;
+    const uint16_t* next;
+    uint32_t mask;
+  };
+  static SplitArrays arrays(const SplitState& s) noexcept { return {s.desc, s.tokens, s.last, s.ndesc, s.cap, s.next, s.mask}; }
+
   // tokens[base + k] for the four packets p[0..3] taken in list order.
   template <int Dir>
   [[gnu::always_inline]] static void tokens4(Packet** tok, Packet* const* p) noexcept {
@@ -31,6 +46,22 @@ struct Post {
     }
   }
 
+  // Split: what add_singles books for the four heads base..base+3 the
+  // packets p[0..3] take in list order (token, last = itself, one
+  // descriptor, cap), and the four avail slots naming them.
+  template <int Dir>
+  [[gnu::always_inline]] static void book_split(Packet** tokens, uint16_t* last, uint16_t* ndesc, uint32_t* cap,
+                                                uint32_t base, Packet* const* p, __m128i capv, uint16_t* slot) noexcept {
+    tokens4<Dir>(tokens + base, p);
+    const uint64_t lasts = base * 0x0001'0001'0001'0001u + 0x0003'0002'0001'0000u;
+    const uint64_t ones = 0x0001'0001'0001'0001u;
+    const uint64_t slots = base * 0x0001'0001'0001'0001u + (Dir > 0 ? 0x0003'0002'0001'0000u : 0x0000'0001'0002'0003u);
+    __builtin_memcpy(last + base, &lasts, sizeof lasts);
+    __builtin_memcpy(ndesc + base, &ones, sizeof ones);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(cap + base), capv);
+    __builtin_memcpy(slot, &slots, sizeof slots);
+  }
+
   // Split: up to `groups` groups while the list runs in direction Dir and
   // the slots do not wrap; each descriptor {buf_iova, 0} + body (§2.7.5),
   // a head's bookkeeping as add_singles books it (last = itself, one
@@ -38,13 +69,7 @@ struct Post {
   template <int Dir>
   [[gnu::noinline]] static uint32_t split_runs(const SplitState& s, Packet* const* p, uint32_t groups, uint32_t& d_io,
                                                uint16_t* slot, __m128i body, uint32_t len) noexcept {
-    ring::SplitDesc* const desc = s.desc;
-    Packet** const tokens = s.tokens;
-    uint16_t* const last = s.last;
-    uint16_t* const ndesc = s.ndesc;
-    uint32_t* const cap = s.cap;
-    const uint16_t* const next = s.next;
-    const uint32_t mask = s.mask;
+    const auto [desc, tokens, last, ndesc, cap, next, mask] = arrays(s);
     const __m128i capv = _mm_set1_epi32(static_cast<int>(len));
     uint32_t d = d_io, g = 0, base, after;
     for (; g < groups && Group<L>::template run4<Dir>(next, d, mask, base, after); ++g, p += 4, slot += 4) {
@@ -54,20 +79,63 @@ struct Post {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dg + k),
                          _mm_add_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(&q->buf_iova)), body));
       }
-      tokens4<Dir>(tokens + base, p);
-      const uint64_t lasts = base * 0x0001'0001'0001'0001u + 0x0003'0002'0001'0000u;
-      const uint64_t ones = 0x0001'0001'0001'0001u;
-      const uint64_t slots = base * 0x0001'0001'0001'0001u + (Dir > 0 ? 0x0003'0002'0001'0000u : 0x0000'0001'0002'0003u);
-      __builtin_memcpy(last + base, &lasts, sizeof lasts);
-      __builtin_memcpy(ndesc + base, &ones, sizeof ones);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(cap + base), capv);
-      __builtin_memcpy(slot, &slots, sizeof slots);
+      book_split<Dir>(tokens, last, ndesc, cap, base, p, capv, slot);
       d = after;
     }
     d_io = d;
     return g;
   }
+
+  // TX, split: tx_burst's run rule (Group::tx_plain) with one load: data_off
+  // and nb_segs sit side by side.
+  [[gnu::always_inline]] static bool plain(const Packet* p, uint32_t hs) noexcept {
+    uint32_t w;
+    __builtin_memcpy(&w, &p->data_off, sizeof w);
+    return (w >> 16) == 1 && (w & 0xFFFF) >= hs;
+  }
+
+  // TX, split (Kernels<L>::split_tx): up to `groups` groups of four plain
+  // packets (avail slots not wrapping) while the free list runs in
+  // direction Dir: each header zeroed in the headroom (Group::zero_header),
+  // each descriptor {addr, len, flags 0, next 0} one 16-byte store, booked
+  // as above (cap 0: device-readable). H: the header size as a constant (0:
+  // hdr). Returns how many groups; d moves past them, bytes gains their
+  // lengths with the header.
+  template <int Dir, uint32_t H>
+  [[gnu::noinline]] static uint32_t split_tx_runs(const SplitState& s, uint32_t hdr, Packet* const* p, uint32_t groups,
+                                                  uint32_t& d_io, uint16_t* slot, uint64_t& bytes) noexcept {
+    const auto [desc, tokens, last, ndesc, cap, next, mask] = arrays(s);
+    const uint32_t hs = H != 0 ? H : hdr;
+    uint64_t b = 0;
+    uint32_t d = d_io, g = 0, base, after;
+    const auto put = [&](ring::SplitDesc* to, Packet* q) __attribute__((always_inline)) {
+      const uint32_t off = q->data_off - hs, len = uint32_t{q->data_len} + hs;
+      Group<L>::zero_header(q->buf_addr + off, hs);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(to), _mm_set_epi64x(len, static_cast<long long>(q->buf_iova + off)));
+      b += len;
+    };
+    for (; g < groups; ++g, p += 4, slot += 4) {
+      Packet* const p0 = p[0];
+      Packet* const p1 = p[1];
+      Packet* const p2 = p[2];
+      Packet* const p3 = p[3];
+      if (!(plain(p0, hs) & plain(p1, hs) & plain(p2, hs) & plain(p3, hs))) break;
+      if (!Group<L>::template run4<Dir>(next, d, mask, base, after)) break;
+      ring::SplitDesc* const dg = desc + base;
+      put(dg + (Dir > 0 ? 0 : 3), p0);
+      put(dg + (Dir > 0 ? 1 : 2), p1);
+      put(dg + (Dir > 0 ? 2 : 1), p2);
+      put(dg + (Dir > 0 ? 3 : 0), p3);
+      book_split<Dir>(tokens, last, ndesc, cap, base, p, _mm_setzero_si128(), slot);
+      d = after;
+    }
+    d_io = d;
+    bytes += b;
+    return g;
+  }
 };
+
+static_assert(offsetof(Packet, nb_segs) == offsetof(Packet, data_off) + 2, "Post::plain loads both at once");
 
 // RX refill, split ring, any order: n device-writable single buffers
 // {buf_iova + off, len} from the free list (n <= free descriptors), booked

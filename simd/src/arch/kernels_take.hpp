@@ -85,25 +85,7 @@ struct Take {
         }
         if (other != 0) return false;
       }
-      // {port, queue, pkt_len} as four 8-byte values, data_len from its
-      // lane (as Group::rx_finish).
-      const __m128i dl = _mm_sub_epi32(lv, rx.hdr);
-      const __m128i lo = _mm_unpacklo_epi32(rx.pq, dl);
-      const __m128i hi = _mm_unpackhi_epi32(rx.pq, dl);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(&p0->port), lo);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(&p1->port), _mm_unpackhi_epi64(lo, lo));
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(&p2->port), hi);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(&p3->port), _mm_unpackhi_epi64(hi, hi));
-      p0->data_len = static_cast<uint16_t>(_mm_extract_epi16(dl, 0));
-      p1->data_len = static_cast<uint16_t>(_mm_extract_epi16(dl, 2));
-      p2->data_len = static_cast<uint16_t>(_mm_extract_epi16(dl, 4));
-      p3->data_len = static_cast<uint16_t>(_mm_extract_epi16(dl, 6));
-      if (rx.guest_csum) [[unlikely]]  // DATA_VALID (§5.1.6.4.1): see RxQueue::guest_csum
-        for (Packet* p : {p0, p1, p2, p3}) {
-          const auto flags = static_cast<uint64_t>(p->buf_addr[rx.post_off + hdr_flags_off]);
-          p->ol_flags |= ((flags >> 1) & 1u) * ol::rx_csum_good;
-        }
-      sum = _mm_add_epi64(sum, _mm_add_epi64(_mm_cvtepu32_epi64(dl), _mm_cvtepu32_epi64(_mm_srli_si128(dl, 8))));
+      Group<L>::finish4(p0, p1, p2, p3, _mm_sub_epi32(lv, rx.hdr), rx.pq, rx.guest_csum, rx.post_off, sum);
     } else {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(lens), rep);
     }

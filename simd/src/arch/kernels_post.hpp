@@ -119,7 +119,7 @@ struct Post {
       Packet* const p1 = p[1];
       Packet* const p2 = p[2];
       Packet* const p3 = p[3];
-      if (!(plain(p0, hs) & plain(p1, hs) & plain(p2, hs) & plain(p3, hs))) break;
+      if (!(plain(p0, hs) && plain(p1, hs) && plain(p2, hs) && plain(p3, hs))) break;
       if (!Group<L>::template run4<Dir>(next, d, mask, base, after)) break;
       ring::SplitDesc* const dg = desc + base;
       put(dg + (Dir > 0 ? 0 : 3), p0);

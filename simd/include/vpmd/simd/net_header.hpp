@@ -22,7 +22,10 @@ inline constexpr uint32_t inline_hdr_min = 8, inline_hdr_max = 32;
 // leaves that line shared with the device's core, where a store would make
 // the device fetch it from ours again (a transfer per packet on the device
 // side; DPDK's virtio PMD skips such stores the same way).
-inline void clear_net_header(std::byte* h, uint32_t hdr) noexcept {
+// Always inline: the per-level kernels call it too (Group::zero_header),
+// and an out-of-line copy compiled with their -m flags could be the one the
+// linker keeps for baseline code (ctest simd_odr_guard).
+[[gnu::always_inline]] inline void clear_net_header(std::byte* h, uint32_t hdr) noexcept {
   if (hdr >= inline_hdr_min && hdr <= inline_hdr_max) {
     // Overlapping 8-byte loads and stores cover 8..32 bytes (10, 12 and 20
     // are the header sizes, §5.1.6) without a loop or a call to memset,

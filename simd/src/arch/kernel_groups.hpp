@@ -308,7 +308,7 @@ struct Group {
   // for 12 and 10, where the store is inline too (a call would spill every
   // pointer they keep in registers).
   static constexpr uint32_t min_zeroed = inline_hdr_min, max_zeroed = inline_hdr_max;
-  static void zero_header(std::byte* h, uint32_t hdr) noexcept { clear_net_header(h, hdr); }
+  [[gnu::always_inline]] static void zero_header(std::byte* h, uint32_t hdr) noexcept { clear_net_header(h, hdr); }
 
   // TX: whether a packet goes in as one descriptor with its header in the
   // headroom (tx_burst's run rule: one segment, headroom for the header).

@@ -119,7 +119,8 @@ struct Post {
       Packet* const p1 = p[1];
       Packet* const p2 = p[2];
       Packet* const p3 = p[3];
-      if (!(plain(p0, hs) && plain(p1, hs) && plain(p2, hs) && plain(p3, hs))) break;
+      // One branch for the four (int: & on bools reads as a typo to clang).
+      if ((int{plain(p0, hs)} & int{plain(p1, hs)} & int{plain(p2, hs)} & int{plain(p3, hs)}) == 0) break;
       if (!Group<L>::template run4<Dir>(next, d, mask, base, after)) break;
       ring::SplitDesc* const dg = desc + base;
       put(dg + (Dir > 0 ? 0 : 3), p0);

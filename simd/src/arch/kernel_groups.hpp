@@ -168,11 +168,10 @@ struct Group {
     return {};
   }
 
-  // What add_singles books per head (token, last = itself on split rings,
-  // one descriptor, cap), for the four consecutive heads base..base+3 taking
-  // pkts[0..3] in list order (dir 1: base first; -1: base+3 first).
-  static void book4(Packet** tok, uint16_t* last, uint16_t* ndesc, uint32_t* cap, Packet* const* pkts, int dir,
-                    uint32_t base, uint32_t cap_value) noexcept {
+  // Packed: what add_singles books per id (token, one descriptor, cap) for
+  // the four consecutive ids base..base+3 taking pkts[0..3] in list order
+  // (dir 1: base first; -1: base+3 first). Split rings: Post::book_split.
+  static void book4(Packet** tok, uint16_t* ndesc, uint32_t* cap, Packet* const* pkts, int dir, uint32_t cap_value) noexcept {
     const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pkts));
     const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pkts + 2));
     if (dir > 0) {
@@ -182,9 +181,7 @@ struct Group {
       _mm_storeu_si128(reinterpret_cast<__m128i*>(tok), _mm_shuffle_epi32(hi, _MM_SHUFFLE(1, 0, 3, 2)));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(tok + 2), _mm_shuffle_epi32(lo, _MM_SHUFFLE(1, 0, 3, 2)));
     }
-    const uint64_t lasts = base * 0x0001'0001'0001'0001u + 0x0003'0002'0001'0000u;
     const uint64_t ones = 0x0001'0001'0001'0001u;
-    if (last != nullptr) __builtin_memcpy(last, &lasts, sizeof lasts);  // split rings only
     __builtin_memcpy(ndesc, &ones, sizeof ones);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(cap), _mm_set1_epi32(static_cast<int>(cap_value)));
   }
@@ -213,12 +210,6 @@ struct Group {
     const uint64_t fl = f * 0x0001'0001'0001'0001u;
     __builtin_memcpy(head, &h, sizeof h);
     __builtin_memcpy(flags, &fl, sizeof fl);
-  }
-
-  // Split: the four avail slots naming those heads in list order.
-  static void slots4(uint16_t* slots, int dir, uint32_t base) noexcept {
-    const uint64_t v = base * 0x0001'0001'0001'0001u + (dir > 0 ? 0x0003'0002'0001'0000u : 0x0000'0001'0002'0003u);
-    __builtin_memcpy(slots, &v, sizeof v);
   }
 
   // Whether every buffer of the group is one descriptor: chains are left to

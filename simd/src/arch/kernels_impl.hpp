@@ -211,7 +211,7 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
     };
     const auto group = [&]<int Dir>(uint32_t base) __attribute__((always_inline)) {
       for (uint32_t k = 0; k < 4; ++k) put(static_cast<uint16_t>(next_avail + k), Dir > 0 ? base + k : base + 3 - k, pkts[i + k]);
-      Gr::book4(tokens + base, nullptr, ndesc + base, cap + base, pkts + i, Dir, base, 0);
+      Gr::book4(tokens + base, ndesc + base, cap + base, pkts + i, Dir, 0);
       Gr::pending4(pending_head + i, pending_flags + i, next_avail, lap_flags);
     };
     for (; i < room;) {

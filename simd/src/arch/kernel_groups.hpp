@@ -133,17 +133,13 @@ struct Group {
     return check4(ids, lens, max_id, tokens, cap, id, tok, len, min_len, dir);
   }
 
-  // Whether the free list (split: next, packed: id_next) from d on runs through four
-  // consecutive descriptors, d, d+1, d+2, d+3 (dir 1) or d, d-1, d-2, d-3
-  // (dir -1), as a reap of buffers the device completed in order leaves it
-  // (each pushed on the list in turn), read with one load of their links.
-  // base is the lowest of the four, next the list's entry after them.
-  struct Run4 {
-    int dir = 0;
-    uint32_t base = 0, next = 0;
-  };
-  // One direction of it (Dir 1 or -1): the split refill's loops keep to
-  // the direction a lap's runs all go (kernels_post.hpp).
+  // Whether the free list (split: next, packed: id_next) from d on runs
+  // through four consecutive descriptors, d, d+1, d+2, d+3 (Dir 1) or d,
+  // d-1, d-2, d-3 (Dir -1), as a reap of buffers the device completed in
+  // order leaves it (each pushed on the list in turn), read with one load
+  // of their links: base is the lowest of the four, after the list's entry
+  // after them; mask, the highest id. The add loops keep to the direction
+  // a lap's runs all go (kernels_post.hpp).
   template <int Dir>
   [[gnu::always_inline]] static bool run4(const uint16_t* next, uint32_t d, uint32_t mask, uint32_t& base,
                                           uint32_t& after) noexcept {
@@ -160,30 +156,6 @@ struct Group {
       base = d - 3, after = static_cast<uint32_t>(w & 0xFFFF);
     }
     return true;
-  }
-  static Run4 free_run4(const uint16_t* next, uint32_t d, uint32_t mask) noexcept {
-    uint32_t base, after;
-    if (run4<1>(next, d, mask, base, after)) return {1, base, after};
-    if (run4<-1>(next, d, mask, base, after)) return {-1, base, after};
-    return {};
-  }
-
-  // Packed: what add_singles books per id (token, one descriptor, cap) for
-  // the four consecutive ids base..base+3 taking pkts[0..3] in list order
-  // (dir 1: base first; -1: base+3 first). Split rings: Post::book_split.
-  static void book4(Packet** tok, uint16_t* ndesc, uint32_t* cap, Packet* const* pkts, int dir, uint32_t cap_value) noexcept {
-    const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pkts));
-    const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(pkts + 2));
-    if (dir > 0) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(tok), lo);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(tok + 2), hi);
-    } else {  // tok[base + k] = pkts[3 - k]
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(tok), _mm_shuffle_epi32(hi, _MM_SHUFFLE(1, 0, 3, 2)));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(tok + 2), _mm_shuffle_epi32(lo, _MM_SHUFFLE(1, 0, 3, 2)));
-    }
-    const uint64_t ones = 0x0001'0001'0001'0001u;
-    __builtin_memcpy(ndesc, &ones, sizeof ones);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(cap), _mm_set1_epi32(static_cast<int>(cap_value)));
   }
 
   // The free-list pushes of a run's four ids in group order (dir as in
@@ -203,13 +175,19 @@ struct Group {
     return dir > 0 ? base + 3 : base;
   }
 
-  // Packed: the pending heads of four buffers at ring positions pos..pos+3
-  // (not wrapping), all with the same head flags (see packed_publish).
-  static void pending4(uint16_t* head, uint16_t* flags, uint16_t pos, uint16_t f) noexcept {
-    const uint64_t h = pos * 0x0001'0001'0001'0001u + 0x0003'0002'0001'0000u;
-    const uint64_t fl = f * 0x0001'0001'0001'0001u;
-    __builtin_memcpy(head, &h, sizeof h);
-    __builtin_memcpy(flags, &fl, sizeof fl);
+  // Packed: the head flags of n single descriptors added at positions
+  // first, first+1, ... (wrapping at most once, at `size`), stored newest
+  // first: f0 before the ring's end, the next lap's flags after it (§2.8.1).
+  // Each is a release store pairing with the device's acquire of those
+  // flags before it reads the descriptor (§2.8.21, §2.8.22); the device
+  // polls the oldest, so it finds all n together. Pointer loops: gcc
+  // rebuilds an indexed address per store (8 instructions, not 4).
+  [[gnu::always_inline]] static void publish_heads(ring::PackedDesc* desc, uint32_t first, uint32_t n, uint32_t size,
+                                                   uint16_t f0) noexcept {
+    const uint32_t run1 = n < size - first ? n : size - first;
+    const auto f1 = static_cast<uint16_t>(f0 ^ (ring::desc_flag::avail | ring::desc_flag::used));
+    for (ring::PackedDesc* d = desc + (n - run1); d != desc;) __atomic_store_n(&(--d)->flags, f1, __ATOMIC_RELEASE);
+    for (ring::PackedDesc* d = desc + first + run1; d != desc + first;) __atomic_store_n(&(--d)->flags, f0, __ATOMIC_RELEASE);
   }
 
   // Whether every buffer of the group is one descriptor: chains are left to
@@ -302,8 +280,13 @@ struct Group {
   [[gnu::always_inline]] static void zero_header(std::byte* h, uint32_t hdr) noexcept { clear_net_header(h, hdr); }
 
   // TX: whether a packet goes in as one descriptor with its header in the
-  // headroom (tx_burst's run rule: one segment, headroom for the header).
-  static bool tx_plain(const Packet* p, uint32_t hdr) noexcept { return p->nb_segs == 1 && p->data_off >= hdr; }
+  // headroom (tx_burst's run rule: one segment, headroom for the header),
+  // with one load: data_off and nb_segs sit side by side.
+  [[gnu::always_inline]] static bool tx_plain(const Packet* p, uint32_t hdr) noexcept {
+    uint32_t w;
+    __builtin_memcpy(&w, &p->data_off, sizeof w);
+    return (w >> 16) == 1 && (w & 0xFFFF) >= hdr;
+  }
 
   // Split: used buffers the device has for us, or 0 when it overran (the
   // scalar reap then marks the ring broken, §2.7.8).
@@ -319,5 +302,6 @@ struct Group {
 
 static_assert(offsetof(Packet, queue) == offsetof(Packet, port) + 2, "port and queue are stamped with one store");
 static_assert(offsetof(Packet, ol_flags) == 32);
+static_assert(offsetof(Packet, nb_segs) == offsetof(Packet, data_off) + 2, "Group::tx_plain loads both at once");
 
 }  // namespace vpmd::simd

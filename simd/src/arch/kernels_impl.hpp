@@ -209,23 +209,25 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
       desc[pos].id = static_cast<uint16_t>(id);
       b += len;  // see split_tx
     };
-    const auto group = [&]<int Dir>(uint32_t base) __attribute__((always_inline)) {
-      for (uint32_t k = 0; k < 4; ++k) put(static_cast<uint16_t>(next_avail + k), Dir > 0 ? base + k : base + 3 - k, pkts[i + k]);
-      Gr::book4(tokens + base, ndesc + base, cap + base, pkts + i, Dir, 0);
-      Gr::pending4(pending_head + i, pending_flags + i, next_avail, lap_flags);
-    };
+    int hint = -1;  // the way the free list's last run went (see split_post)
     for (; i < room;) {
-      // Four plain packets, four free ids in a row, four positions before
-      // the ring's end: booked at once (see split_tx).
-      if (room - i >= 4 && next_avail + 4u <= size && Gr::tx_plain(pkts[i], hs) && Gr::tx_plain(pkts[i + 1], hs) &&
-          Gr::tx_plain(pkts[i + 2], hs) && Gr::tx_plain(pkts[i + 3], hs)) {
-        const typename Gr::Run4 r = Gr::free_run4(id_next, free_id, uint32_t{size} - 1u);
-        if (r.dir != 0) {
-          if (r.dir > 0) group.template operator()<1>(r.base);
-          else group.template operator()<-1>(r.base);
-          free_id = static_cast<uint16_t>(r.next);
-          i = static_cast<uint16_t>(i + 4);
-          next_avail = static_cast<uint16_t>(next_avail + 4);
+      // Groups of four plain packets onto four free ids in a row, their
+      // positions not reaching the ring's end (Post::packed_tx_runs).
+      if (room - i >= 4 && next_avail + 4u <= size) {
+        const uint32_t groups = std::min<uint32_t>((room - i) / 4u, (uint32_t{size} - next_avail) / 4u);
+        uint32_t id = free_id;
+        const auto runs = [&](int dir) {
+          return dir > 0 ? Post<L>::template packed_tx_runs<1, H>(s, hdr, pkts + i, groups, id, next_avail, pending_head + i,
+                                                                  pending_flags + i, lap_flags, b)
+                         : Post<L>::template packed_tx_runs<-1, H>(s, hdr, pkts + i, groups, id, next_avail, pending_head + i,
+                                                                   pending_flags + i, lap_flags, b);
+        };
+        uint32_t g = runs(hint);
+        if (g == 0) g = runs(hint = -hint);
+        if (g != 0) {
+          free_id = static_cast<uint16_t>(id);
+          i = static_cast<uint16_t>(i + 4 * g);
+          next_avail = static_cast<uint16_t>(next_avail + 4 * g);
           if (next_avail == size) {
             next_avail = 0;
             lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
@@ -254,14 +256,22 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
   if (hdr == 12) run.template operator()<12>();
   else if (hdr == 10) run.template operator()<10>();
   else run.template operator()<0>();
+  if (s.unpublished == 0) {
+    // Nothing added before waits to be published: these i are published
+    // here as packed_publish would (Group::publish_heads), without reading
+    // back the pending entries the loops wrote.
+    Gr::publish_heads(desc, s.next_avail, i, size, s.lap_flags);
+    s.added = static_cast<uint16_t>(s.added + i);
+  } else {
+    s.unpublished = static_cast<uint16_t>(s.unpublished + i);
+    s.unpublished_desc = static_cast<uint16_t>(s.unpublished_desc + i);
+  }
   s.free_id = free_id;
   s.next_avail = next_avail;
   s.avail_wrap = (lap_flags & ring::desc_flag::avail) != 0;
   s.lap_flags = lap_flags;
-  s.unpublished = static_cast<uint16_t>(s.unpublished + i);
   s.inflight = static_cast<uint16_t>(s.inflight + i);
   s.num_free = static_cast<uint16_t>(s.num_free - i);
-  s.unpublished_desc = static_cast<uint16_t>(s.unpublished_desc + i);
   bytes += b;
   return i;
 }

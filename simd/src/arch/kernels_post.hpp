@@ -19,6 +19,7 @@ namespace vpmd::simd {
 
 template <SimdLevel L>
 struct Post {
+  using Gr = Group<L>;
   // The split ring's arrays, as locals of each loop: the loops' stores
   // could alias `s` for the compiler, which would reload them per group.
   struct SplitArrays {
@@ -72,7 +73,7 @@ struct Post {
     const auto [desc, tokens, last, ndesc, cap, next, mask] = arrays(s);
     const __m128i capv = _mm_set1_epi32(static_cast<int>(len));
     uint32_t d = d_io, g = 0, base, after;
-    for (; g < groups && Group<L>::template run4<Dir>(next, d, mask, base, after); ++g, p += 4, slot += 4) {
+    for (; g < groups && Gr::template run4<Dir>(next, d, mask, base, after); ++g, p += 4, slot += 4) {
       ring::SplitDesc* const dg = desc + base;
       for (uint32_t k = 0; k < 4; ++k) {
         const Packet* q = p[Dir > 0 ? k : 3 - k];
@@ -84,14 +85,6 @@ struct Post {
     }
     d_io = d;
     return g;
-  }
-
-  // TX, split: tx_burst's run rule (Group::tx_plain) with one load: data_off
-  // and nb_segs sit side by side.
-  [[gnu::always_inline]] static bool plain(const Packet* p, uint32_t hs) noexcept {
-    uint32_t w;
-    __builtin_memcpy(&w, &p->data_off, sizeof w);
-    return (w >> 16) == 1 && (w & 0xFFFF) >= hs;
   }
 
   // TX, split (Kernels<L>::split_tx): up to `groups` groups of four plain
@@ -110,7 +103,7 @@ struct Post {
     uint32_t d = d_io, g = 0, base, after;
     const auto put = [&](ring::SplitDesc* to, Packet* q) __attribute__((always_inline)) {
       const uint32_t off = q->data_off - hs, len = uint32_t{q->data_len} + hs;
-      Group<L>::zero_header(q->buf_addr + off, hs);
+      Gr::zero_header(q->buf_addr + off, hs);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(to), _mm_set_epi64x(len, static_cast<long long>(q->buf_iova + off)));
       b += len;
     };
@@ -120,8 +113,8 @@ struct Post {
       Packet* const p2 = p[2];
       Packet* const p3 = p[3];
       // One branch for the four (int: & on bools reads as a typo to clang).
-      if ((int{plain(p0, hs)} & int{plain(p1, hs)} & int{plain(p2, hs)} & int{plain(p3, hs)}) == 0) break;
-      if (!Group<L>::template run4<Dir>(next, d, mask, base, after)) break;
+      if ((int{Gr::tx_plain(p0, hs)} & int{Gr::tx_plain(p1, hs)} & int{Gr::tx_plain(p2, hs)} & int{Gr::tx_plain(p3, hs)}) == 0) break;
+      if (!Gr::template run4<Dir>(next, d, mask, base, after)) break;
       ring::SplitDesc* const dg = desc + base;
       put(dg + (Dir > 0 ? 0 : 3), p0);
       put(dg + (Dir > 0 ? 1 : 2), p1);
@@ -134,9 +127,63 @@ struct Post {
     bytes += b;
     return g;
   }
-};
 
-static_assert(offsetof(Packet, nb_segs) == offsetof(Packet, data_off) + 2, "Post::plain loads both at once");
+  // TX, packed (Kernels<L>::packed_tx): up to `groups` groups of four plain
+  // packets at ring positions pos, pos+1, ... (not reaching the ring's end)
+  // while the free id list runs in direction Dir: each header zeroed, each
+  // descriptor's addr, len and id written (its flags wait for
+  // packed_publish, §2.8.21), the ids booked as add_singles books them
+  // (token, one descriptor, cap 0) and each position pending with the
+  // lap's head flags `f`. Returns how many groups; id moves past them,
+  // bytes gains their lengths with the header.
+  template <int Dir, uint32_t H>
+  [[gnu::noinline]] static uint32_t packed_tx_runs(const PackedState& s, uint32_t hdr, Packet* const* p, uint32_t groups,
+                                                   uint32_t& id_io, uint32_t pos, uint16_t* pending_head,
+                                                   uint16_t* pending_flags, uint16_t f, uint64_t& bytes) noexcept {
+    ring::PackedDesc* const desc = s.desc;  // locals: see SplitArrays
+    Packet** const tokens = s.tokens;
+    uint16_t* const ndesc = s.ndesc;
+    uint32_t* const cap = s.cap;
+    const uint16_t* const id_next = s.id_next;
+    const uint32_t last_id = uint32_t{s.size} - 1u;
+    const uint32_t hs = H != 0 ? H : hdr;
+    uint64_t b = 0;
+    uint32_t id = id_io, g = 0, base, after;
+    const auto put = [&](ring::PackedDesc* to, uint32_t to_id, Packet* q) __attribute__((always_inline)) {
+      const uint32_t off = q->data_off - hs, len = uint32_t{q->data_len} + hs;
+      Gr::zero_header(q->buf_addr + off, hs);
+      to->addr = q->buf_iova + off;
+      to->len = len;
+      to->id = static_cast<uint16_t>(to_id);
+      b += len;
+    };
+    for (; g < groups; ++g, p += 4, pos += 4) {
+      Packet* const p0 = p[0];
+      Packet* const p1 = p[1];
+      Packet* const p2 = p[2];
+      Packet* const p3 = p[3];
+      if ((int{Gr::tx_plain(p0, hs)} & int{Gr::tx_plain(p1, hs)} & int{Gr::tx_plain(p2, hs)} & int{Gr::tx_plain(p3, hs)}) == 0) break;
+      if (!Gr::template run4<Dir>(id_next, id, last_id, base, after)) break;
+      ring::PackedDesc* const dg = desc + pos;  // positions take the ids in list order
+      put(dg, Dir > 0 ? base : base + 3, p0);
+      put(dg + 1, Dir > 0 ? base + 1 : base + 2, p1);
+      put(dg + 2, Dir > 0 ? base + 2 : base + 1, p2);
+      put(dg + 3, Dir > 0 ? base + 3 : base, p3);
+      tokens4<Dir>(tokens + base, p);
+      const uint64_t ones = 0x0001'0001'0001'0001u;
+      __builtin_memcpy(ndesc + base, &ones, sizeof ones);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(cap + base), _mm_setzero_si128());  // device-readable
+      const uint64_t heads = pos * 0x0001'0001'0001'0001u + 0x0003'0002'0001'0000u;
+      const uint64_t flags = f * 0x0001'0001'0001'0001u;
+      __builtin_memcpy(pending_head + 4 * g, &heads, sizeof heads);
+      __builtin_memcpy(pending_flags + 4 * g, &flags, sizeof flags);
+      id = after;
+    }
+    id_io = id;
+    bytes += b;
+    return g;
+  }
+};
 
 // RX refill, split ring, any order: n device-writable single buffers
 // {buf_iova + off, len} from the free list (n <= free descriptors), booked
@@ -189,10 +236,9 @@ void Kernels<L>::split_post(SplitState& s, Packet* const* pkts, uint16_t n, uint
 // RX refill, packed ring, any order, nothing unpublished: n device-writable
 // single buffers {buf_iova + off, len} (n <= free descriptors) added and
 // made available, as add_singles and publish() leave them: every body
-// (addr, len, id: §2.8.13) first, then the head flags newest first, each a
-// release store pairing with the device's acquire of them before it reads
-// the descriptor (§2.8.21, §2.8.22); the device polls the oldest, so it
-// finds all n together (§2.8.21.1: the first descriptor made available
+// (addr, len, id: §2.8.13) first, then the head flags newest first
+// (Group::publish_heads: release stores; the device polls the oldest, so
+// it finds all n together, §2.8.21.1: the first descriptor made available
 // last). Against DPDK's vhost back end on another core this order costs
 // the front end the fewest cycles per packet: whole descriptors written
 // with their flags in ring order, the oldest's flags last, cost 40% more
@@ -229,10 +275,7 @@ void Kernels<L>::packed_post(PackedState& s, Packet* const* pkts, uint16_t n, ui
   };
   bodies(first, pkts, run1);
   bodies(0, pkts + run1, n - run1);
-  const auto flags = static_cast<uint16_t>(s.lap_flags | ring::desc_flag::write);
-  const auto next_flags = static_cast<uint16_t>(flags ^ wrap_bits);  // §2.8.1: the next lap's
-  for (uint32_t i = n - run1; i-- != 0;) __atomic_store_n(&desc[i].flags, next_flags, __ATOMIC_RELEASE);
-  for (uint32_t i = run1; i-- != 0;) __atomic_store_n(&desc[first + i].flags, flags, __ATOMIC_RELEASE);
+  Group<L>::publish_heads(desc, first, n, size, static_cast<uint16_t>(s.lap_flags | ring::desc_flag::write));
   const uint32_t next_avail = first + n < size ? first + n : first + n - size;
   if (first + n >= size) s.lap_flags ^= wrap_bits;
   s.free_id = static_cast<uint16_t>(free_id);

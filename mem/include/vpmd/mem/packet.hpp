@@ -9,8 +9,8 @@
 // Invariant of a FREE packet (kept by PacketPool::free, so alloc writes
 // nothing):  next == nullptr, nb_segs == 1, data_off == the pool's headroom,
 //            ol_flags == 0, pkt_len == data_len == 0.
-// Every other field (port, queue, rss_hash, vlan_tci, packet_type, timestamp,
-// userdata, and the line-1 TX-offload fields) is undefined after alloc: the
+// Every other field (port, queue, rss_hash, vlan_tci, packet_type, userdata,
+// timestamp, and the line-1 TX-offload fields) is undefined after alloc: the
 // RX path writes what it reports, and the TX offload fields are only read
 // when ol_flags asks for them.
 #include <cstddef>
@@ -44,12 +44,12 @@ struct alignas(64) Packet {
   std::uint32_t rss_hash;
   std::uint16_t vlan_tci;
   std::uint16_t packet_type;
-  std::uint64_t timestamp;
+  PacketPool* pool;        // where a free returns it: line 0, as TX reclaim reads it per packet
   std::uint64_t userdata;
 
   // ---- cache line 1: chaining and TX offloads (touched for chains/offloads) ----
   alignas(64) Packet* next;
-  PacketPool* pool;
+  std::uint64_t timestamp;
   std::uint16_t csum_start;   // virtio_net_hdr.csum_start (§5.1.6.2)
   std::uint16_t csum_offset;  // virtio_net_hdr.csum_offset
   std::uint16_t gso_size;     // virtio_net_hdr.gso_size
@@ -123,7 +123,7 @@ static_assert(offsetof(Packet, buf_len) == 30);
 static_assert(offsetof(Packet, ol_flags) == 32);
 static_assert(offsetof(Packet, userdata) == 56, "line 0 is full: RX touches one cache line");
 static_assert(offsetof(Packet, next) == 64, "chaining starts line 1");
-static_assert(offsetof(Packet, pool) == 72);
+static_assert(offsetof(Packet, pool) == 48, "a TX reclaim's free reads only line 0");
 static_assert(Packet::default_headroom >= Packet::min_headroom,
               "the headroom must hold a virtio-net header (virtio-v1.2 §5.1.6)");
 static_assert(Packet::min_headroom >= 12, "VIRTIO_F_VERSION_1 header is 12 bytes (virtio-v1.2 §5.1.6)");

@@ -282,10 +282,23 @@ struct Group {
   // TX: whether a packet goes in as one descriptor with its header in the
   // headroom (tx_burst's run rule: one segment, headroom for the header),
   // with one load: data_off and nb_segs sit side by side.
-  [[gnu::always_inline]] static bool tx_plain(const Packet* p, uint32_t hdr) noexcept {
+  // As one range: nb_segs == 1 and data_off >= hdr is
+  // 0x1'0000 + hdr <= w <= 0x1'FFFF for w = data_off | nb_segs << 16.
+  static uint32_t tx_word(const Packet* p) noexcept {
     uint32_t w;
     __builtin_memcpy(&w, &p->data_off, sizeof w);
-    return (w >> 16) == 1 && (w & 0xFFFF) >= hdr;
+    return w;
+  }
+  [[gnu::always_inline]] static bool tx_plain(const Packet* p, uint32_t hdr) noexcept {
+    return tx_word(p) - (0x1'0000u + hdr) <= 0xFFFFu - hdr;
+  }
+  // The same for four packets at once, one branch for the run loops.
+  [[gnu::always_inline]] static bool tx_plain4(const Packet* p0, const Packet* p1, const Packet* p2, const Packet* p3,
+                                               uint32_t hdr) noexcept {
+    const __m128i w = _mm_set_epi32(static_cast<int>(tx_word(p3)), static_cast<int>(tx_word(p2)),
+                                    static_cast<int>(tx_word(p1)), static_cast<int>(tx_word(p0)));
+    const __m128i x = _mm_sub_epi32(w, _mm_set1_epi32(static_cast<int>(0x1'0000u + hdr)));
+    return _mm_test_all_ones(_mm_cmpeq_epi32(_mm_min_epu32(x, _mm_set1_epi32(static_cast<int>(0xFFFFu - hdr))), x));
   }
 
   // Split: used buffers the device has for us, or 0 when it overran (the

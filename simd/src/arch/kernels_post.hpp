@@ -112,8 +112,7 @@ struct Post {
       Packet* const p1 = p[1];
       Packet* const p2 = p[2];
       Packet* const p3 = p[3];
-      // One branch for the four (int: & on bools reads as a typo to clang).
-      if ((int{Gr::tx_plain(p0, hs)} & int{Gr::tx_plain(p1, hs)} & int{Gr::tx_plain(p2, hs)} & int{Gr::tx_plain(p3, hs)}) == 0) break;
+      if (!Gr::tx_plain4(p0, p1, p2, p3, hs)) break;
       if (!Gr::template run4<Dir>(next, d, mask, base, after)) break;
       ring::SplitDesc* const dg = desc + base;
       put(dg + (Dir > 0 ? 0 : 3), p0);
@@ -162,7 +161,7 @@ struct Post {
       Packet* const p1 = p[1];
       Packet* const p2 = p[2];
       Packet* const p3 = p[3];
-      if ((int{Gr::tx_plain(p0, hs)} & int{Gr::tx_plain(p1, hs)} & int{Gr::tx_plain(p2, hs)} & int{Gr::tx_plain(p3, hs)}) == 0) break;
+      if (!Gr::tx_plain4(p0, p1, p2, p3, hs)) break;
       if (!Gr::template run4<Dir>(id_next, id, last_id, base, after)) break;
       ring::PackedDesc* const dg = desc + pos;  // positions take the ids in list order
       put(dg, Dir > 0 ? base : base + 3, p0);

@@ -35,7 +35,7 @@ struct Take {
 
   // One group whose ids are base..base+3 (lane k: the buffer the device
   // returned k-th, id base + k for Dir 1, base + 3 - k for Dir -1), lens
-  // lv. Checks every token in flight, every buffer one descriptor, every
+  // as load_lens() loads them. Checks every token in flight, every buffer one descriptor, every
   // len within its buffer's writable bytes (§2.7.8.1, §2.8.13; a buffer
   // without any reports 0) and, RX, holding the header. Then RX finishes
   // each as rx_burst's body finishes a whole packet's first buffer
@@ -43,11 +43,13 @@ struct Take {
   // bytes), reap stores the reported lens; both put the tokens in return
   // order to `out` and push the ids on the free list in that order, as the
   // scalar reap does. Returns false, having written nothing, when the group
-  // does not qualify.
-  template <int Dir, TakeMode M>
+  // does not qualify. The lens are loaded only when they matter: a reap of
+  // buffers that are all device-readable (TX) reports 0 for each whatever
+  // the device wrote, without reading it.
+  template <int Dir, TakeMode M, class LoadLens>
   [[gnu::always_inline]] static bool group(const Rx& rx, Packet** tokens, const uint32_t* cap, const uint16_t* ndesc,
-                                           uint16_t* next, uint32_t base, __m128i lv, Packet** out, uint32_t* lens,
-                                           uint32_t& fh, __m128i& sum) noexcept {
+                                           uint16_t* next, uint32_t base, const LoadLens& load_lens, Packet** out,
+                                           uint32_t* lens, uint32_t& fh, __m128i& sum) noexcept {
     const __m128i zero = _mm_setzero_si128();
     const __m128i t01 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tokens + base));
     const __m128i t23 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tokens + base + 2));
@@ -57,15 +59,21 @@ struct Take {
     __builtin_memcpy(&nd, ndesc + base, sizeof nd);
     if (nd != 0x0001'0001'0001'0001u) return false;  // a chain: the scalar reap
     __m128i capv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(cap + base));
-    if constexpr (Dir < 0) capv = _mm_shuffle_epi32(capv, _MM_SHUFFLE(0, 1, 2, 3));
-    const __m128i fits = _mm_cmpeq_epi32(_mm_max_epu32(lv, capv), capv);
-    __m128i rep = lv;
+    __m128i rep = zero, lv = zero;
     if constexpr (M == TakeMode::reap) {
       // A buffer without writable bytes (TX) reports 0 whatever was written.
-      const __m128i cap0 = _mm_cmpeq_epi32(capv, zero);
-      if (!_mm_test_all_ones(_mm_or_si128(fits, cap0))) return false;
-      rep = _mm_andnot_si128(cap0, lv);
+      if (!_mm_testz_si128(capv, capv)) {
+        lv = load_lens();
+        if constexpr (Dir < 0) capv = _mm_shuffle_epi32(capv, _MM_SHUFFLE(0, 1, 2, 3));
+        const __m128i fits = _mm_cmpeq_epi32(_mm_max_epu32(lv, capv), capv);
+        const __m128i cap0 = _mm_cmpeq_epi32(capv, zero);
+        if (!_mm_test_all_ones(_mm_or_si128(fits, cap0))) return false;
+        rep = _mm_andnot_si128(cap0, lv);
+      }
     } else {
+      lv = load_lens();
+      if constexpr (Dir < 0) capv = _mm_shuffle_epi32(capv, _MM_SHUFFLE(0, 1, 2, 3));
+      const __m128i fits = _mm_cmpeq_epi32(_mm_max_epu32(lv, capv), capv);
       // len <= cap (cap 0 passes only 0, reported the same) and >= hdr.
       if (!_mm_test_all_ones(_mm_and_si128(fits, _mm_cmpeq_epi32(_mm_max_epu32(lv, rx.hdr), lv)))) return false;
     }
@@ -134,8 +142,10 @@ struct Take {
     for (; g < groups; ++g) {
       const ring::SplitUsedElem* const u = u0 + 4 * g;
       if (!run_ids<Dir>(u[0].id, u[1].id, u[2].id, u[3].id, last_base, base)) break;
-      const __m128i lv = _mm_set_epi32(static_cast<int>(u[3].len), static_cast<int>(u[2].len), static_cast<int>(u[1].len),
-                                       static_cast<int>(u[0].len));
+      const auto lv = [u] {
+        return _mm_set_epi32(static_cast<int>(u[3].len), static_cast<int>(u[2].len), static_cast<int>(u[1].len),
+                             static_cast<int>(u[0].len));
+      };
       if (!group<Dir, M>(rx, tokens, cap, ndesc, next, base, lv, out + 4 * g,
                               M == TakeMode::reap ? lens + 4 * g : nullptr, head, sum)) break;
     }
@@ -171,8 +181,10 @@ struct Take {
                                               (__atomic_load_n(&d[3].flags, __ATOMIC_ACQUIRE) ^ want));
       if (diff & wrap_bits) break;  // not all used
       if (!run_ids<Dir>(d[0].id, d[1].id, d[2].id, d[3].id, last_base, base)) break;
-      const __m128i lv = _mm_set_epi32(static_cast<int>(d[3].len), static_cast<int>(d[2].len), static_cast<int>(d[1].len),
-                                       static_cast<int>(d[0].len));
+      const auto lv = [d] {
+        return _mm_set_epi32(static_cast<int>(d[3].len), static_cast<int>(d[2].len), static_cast<int>(d[1].len),
+                             static_cast<int>(d[0].len));
+      };
       if (!group<Dir, M>(rx, tokens, cap, ndesc, next, base, lv, out + 4 * g,
                               M == TakeMode::reap ? lens + 4 * g : nullptr, head, sum)) break;
     }

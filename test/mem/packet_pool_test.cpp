@@ -6,6 +6,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 #include <vpmd/mem/packet_pool.hpp>
 
@@ -342,4 +343,45 @@ TEST_CASE("PacketPool destroyed with packets out, and before its cache, does not
   CHECK(cache->get()->count() <= cache->get()->flush_threshold());
   cache->reset();  // the pool is gone: the cache returns nothing
   SUCCEED("no crash");
+}
+
+TEST_CASE("PacketPool::free_own frees the leading packets of its own pool, restored, and says how many", "[pool]") {
+  auto mine = make_pool(small_config(64, 16));
+  auto other = make_pool(small_config(8, 0));
+  auto cache = mine->make_cache();
+  REQUIRE(cache.ok());
+  for (PacketPool::Cache* c : {cache->get(), static_cast<PacketPool::Cache*>(nullptr)}) {
+    INFO((c != nullptr ? "through a cache" : "straight to the ring"));
+    std::vector<Packet*> own(5);
+    REQUIRE(mine->alloc_bulk(own, c));
+    Packet* foreign = other->alloc();
+    REQUIRE(foreign != nullptr);
+    for (Packet* p : own) p->data_len = p->pkt_len = 60, p->data_off = 0, p->ol_flags = 1;
+    // own, own, own, foreign, own, own: the first three are freed, the rest are the caller's.
+    std::vector<Packet*> mixed{own[0], own[1], own[2], foreign, own[3], own[4]};
+    CHECK(mine->free_own(mixed, c) == 3);
+    CHECK(mine->in_use() == 2);
+    CHECK(other->in_use() == 1);
+    for (int i = 0; i < 3; ++i) check_free_invariant(*mine, own[i]);
+    CHECK(own[3]->data_len == 60);  // untouched: not freed
+    CHECK(mine->free_own(std::span<Packet* const>(&foreign, 1), c) == 0);
+    other->free(foreign);
+    CHECK(mine->free_own(std::span<Packet* const>(own.data() + 3, 2), c) == 2);
+    CHECK(mine->in_use() == 0);
+    CHECK(other->in_use() == 0);
+  }
+  // A bulk larger than the cache (the spill path: straight to the ring)
+  // stops at the foreign packet too.
+  std::vector<Packet*> many(30);
+  REQUIRE(mine->alloc_bulk(many, cache->get()));
+  Packet* foreign = other->alloc();
+  REQUIRE(foreign != nullptr);
+  Packet* displaced = std::exchange(many[20], foreign);
+  CHECK(mine->free_own(many, cache->get()) == 20);
+  CHECK(mine->in_use() == 10);  // many[21..29] and the displaced one
+  CHECK(mine->free_own(std::span<Packet* const>(many.data() + 21, 9), cache->get()) == 9);
+  mine->free(displaced, cache->get());
+  other->free(foreign);
+  CHECK(mine->in_use() == 0);
+  CHECK(other->in_use() == 0);
 }

@@ -106,6 +106,14 @@ class PacketPool {
   void free(Packet* p, Cache* cache = nullptr) noexcept {
     if (p != nullptr) free_bulk(std::span<Packet* const>(&p, 1), cache);
   }
+  // Frees the leading packets of pkts that are this pool's (p->pool ==
+  // this, read on line 0 with the fields free_bulk resets) as free_bulk
+  // frees them, and returns how many: a TX reclaim hands all its
+  // completions here and only the rest to their own pools, without a
+  // separate pass to find where the pools change.
+  std::uint32_t free_own(std::span<Packet* const> pkts, Cache* cache = nullptr) noexcept {
+    return give_back<Check::free_state, true>(pkts, cache);
+  }
 
   // Returns packets the caller vouches are already in the free state
   // (packet.hpp: as alloc handed them out and untouched since, or restored
@@ -155,9 +163,11 @@ class PacketPool {
   // Out-of-line parts of alloc_bulk / free_bulk: no cache, refill, flush.
   bool alloc_refill(std::span<Packet*> out, Cache* cache) noexcept;
   // free_bulk / put_bulk: the common case (the cache has room) inline.
-  template <Check C>
-  void give_back(std::span<Packet* const> pkts, Cache* cache) noexcept {
-    const auto n = static_cast<std::uint32_t>(pkts.size());
+  // Own: only the leading packets whose pool is this one; returns how many
+  // it freed.
+  template <Check C, bool Own = false>
+  std::uint32_t give_back(std::span<Packet* const> pkts, Cache* cache) noexcept {
+    auto n = static_cast<std::uint32_t>(pkts.size());
     if (cache != nullptr) [[likely]] {
       const std::uint32_t len = cache->len_.load(std::memory_order_relaxed);
       if (len + n <= cache->flush_threshold_ && n <= cache->size_) [[likely]] {
@@ -170,8 +180,13 @@ class PacketPool {
           // instructions per packet in bench_burst), and the four stores go
           // to line 0, which the caller has just used and holds.
           const std::uint16_t headroom = headroom_;  // a local: the stores below cannot alias it
+          PacketPool* const self = this;
           for (std::uint32_t i = 0; i < n; ++i) {
             Packet* p = src[i];
+            if (Own && p->pool != self) {
+              n = i;
+              break;
+            }
             dst[i] = p;
             if (p->nb_segs == 1) [[likely]] FreeState::reset_single(p, headroom);
             else reset_slow(p);  // a chain: its other segments go back too
@@ -180,10 +195,15 @@ class PacketPool {
           detail::copy_objs(dst, src, n);
         }
         cache->len_.store(len + n, std::memory_order_relaxed);
-        return;
+        return n;
       }
     }
-    free_spill(pkts, cache, C);
+    if constexpr (Own) {
+      n = 0;
+      while (n < pkts.size() && pkts[n]->pool == this) ++n;
+    }
+    free_spill(pkts.first(n), cache, C);
+    return n;
   }
   void free_spill(std::span<Packet* const> pkts, Cache* cache, Check check) noexcept;
   void reset_bulk(std::span<Packet* const> pkts) noexcept;  // restores each packet (chains: reset_slow)

@@ -24,11 +24,10 @@ uint32_t tx_reclaim(TxQueue<Ring>& q, uint32_t max = UINT32_MAX) noexcept {
     const auto want = static_cast<size_t>(std::min<uint32_t>(max - total, 64));
     const uint16_t k = Path::reap(q.ring, std::span<Packet*>(done, want), std::span<uint32_t>(lens, want));
     // The common case: every packet from the queue's own pool, freed in bulk
-    // through its cache; anything else goes back to its own pool.
-    uint16_t same = 0;
-    for (; same < k && done[same]->pool == q.free_pool; ++same) {}
-    if (same != 0) q.free_pool->free_bulk({done, same}, q.cache);
-    for (uint16_t i = same; i < k; ++i) done[i]->pool->free(done[i]);
+    // through its cache; anything else (or all, with no free_pool set) goes
+    // back to its own pool.
+    const uint32_t own = q.free_pool != nullptr ? q.free_pool->free_own({done, k}, q.cache) : 0;
+    for (uint32_t i = own; i < k; ++i) done[i]->pool->free(done[i]);
     total += k;
     if (k < want) break;
   }

@@ -68,7 +68,7 @@ PacketPool::PacketPool(const PoolConfig& c)
       cache_size_(c.cache_size),
       data_room_(c.data_room),
       headroom_(c.headroom),
-      free_state_(c.headroom),
+      free_state_(c.headroom, static_cast<std::uint16_t>(c.headroom + c.data_room)),
       mapper_(c.mapper != nullptr ? c.mapper : &IdentityMapper::instance()),
       name_(c.name != nullptr ? c.name : "vpmd-pool") {}
 
@@ -225,10 +225,10 @@ void PacketPool::free_spill(std::span<Packet* const> pkts, Cache* cache, Check c
 // path resets it (FreeState::reset_single) rather than checked first.
 // Chains take reset_slow, which frees their other segments.
 void PacketPool::reset_bulk(std::span<Packet* const> pkts) noexcept {
-  const std::uint16_t headroom = headroom_;  // a local: the stores below cannot alias it
+  const detail::Line0Word image = free_state_.image();  // a local: the stores below cannot alias it
   for (Packet* p : pkts) {
     if (p->nb_segs != 1) [[unlikely]] reset_slow(p);
-    else FreeState::reset_single(p, headroom);
+    else FreeState::reset_single(p, image);
   }
 }
 
@@ -254,12 +254,12 @@ void PacketPool::reset_slow(Packet* p) noexcept {
       PacketPool* owner = seg->pool;
       seg->next = nullptr;
       seg->nb_segs = 1;
-      FreeState::reset_single(seg, owner->headroom_);
+      FreeState::reset_single(seg, owner->free_state_.image());
       if (!owner->ring_.enqueue(seg)) owner->lost_frees_.fetch_add(1, std::memory_order_relaxed);
       seg = following;
     }
   }
-  FreeState::reset_single(p, headroom_);
+  FreeState::reset_single(p, free_state_.image());
 }
 
 }  // namespace vpmd

@@ -30,7 +30,7 @@ inline Line0Word load_line0_word(const Packet* p) noexcept {
 
 class FreeState {
  public:
-  explicit FreeState(std::uint16_t headroom) noexcept {
+  FreeState(std::uint16_t headroom, std::uint16_t buf_len) noexcept {
     // Built from real Packets so that layout and byte order come from the
     // compiler: which bits matter (mask_) and their free value (bits_).
     Packet clean{};
@@ -43,14 +43,19 @@ class FreeState {
     mask.data_len = UINT16_MAX;
     bits_ = detail::load_line0_word(&clean);
     mask_ = detail::load_line0_word(&mask);
+    clean.buf_len = buf_len;
+    image_ = detail::load_line0_word(&clean);
   }
 
-  // Puts a one-segment packet (nb_segs is 1 already) in the free state:
-  // the four fields the invariant fixes, stored whether or not they differ.
-  static void reset_single(Packet* p, std::uint16_t headroom) noexcept {
-    p->data_off = headroom;
-    p->pkt_len = 0;
-    p->data_len = 0;
+  // What reset_single stores in bytes 16..31: the free values, the pool's
+  // buf_len (which never changes), port and queue 0 (undefined after alloc).
+  detail::Line0Word image() const noexcept { return image_; }
+
+  // Puts a one-segment packet (nb_segs is 1 already) of the pool whose
+  // image() this is in the free state: two stores, the 16 bytes from
+  // data_off to buf_len and ol_flags, whether or not they differ.
+  static void reset_single(Packet* p, detail::Line0Word image) noexcept {
+    std::memcpy(reinterpret_cast<unsigned char*>(p) + detail::line0_word_offset, &image, sizeof(image));
     p->ol_flags = 0;
   }
 
@@ -79,6 +84,7 @@ class FreeState {
  private:
   detail::Line0Word mask_;
   detail::Line0Word bits_;
+  detail::Line0Word image_;
 };
 
 }  // namespace vpmd

@@ -179,7 +179,7 @@ class PacketPool {
           // the bulk and a second pass to reset it cost more (21 -> 14
           // instructions per packet in bench_burst), and the four stores go
           // to line 0, which the caller has just used and holds.
-          const std::uint16_t headroom = headroom_;  // a local: the stores below cannot alias it
+          const detail::Line0Word image = free_state_.image();  // a local: the stores below cannot alias it
           PacketPool* const self = this;
           for (std::uint32_t i = 0; i < n; ++i) {
             Packet* p = src[i];
@@ -188,7 +188,7 @@ class PacketPool {
               break;
             }
             dst[i] = p;
-            if (p->nb_segs == 1) [[likely]] FreeState::reset_single(p, headroom);
+            if (p->nb_segs == 1) [[likely]] FreeState::reset_single(p, image);
             else reset_slow(p);  // a chain: its other segments go back too
           }
         } else {

@@ -177,7 +177,7 @@ class PacketPool {
           // One pass, no check of the fields first: nearly every freed
           // packet was used (received, or sent with a length), so a scan of
           // the bulk and a second pass to reset it cost more (21 -> 14
-          // instructions per packet in bench_burst), and the four stores go
+          // instructions per packet in bench_burst), and the two stores go
           // to line 0, which the caller has just used and holds.
           const detail::Line0Word image = free_state_.image();  // a local: the stores below cannot alias it
           PacketPool* const self = this;

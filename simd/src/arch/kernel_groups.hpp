@@ -158,6 +158,14 @@ struct Group {
     return true;
   }
 
+  // Which way a run of the free list from d would go (run4's Dir): up
+  // when d links to d+1, else down. One load instead of a call of the
+  // run loop that fails at its first group: the direction changes once a
+  // lap, and a guess from the last call was wrong every other burst.
+  [[gnu::always_inline]] static int list_dir(const uint16_t* next, uint32_t d) noexcept {
+    return next[d] == d + 1 ? 1 : -1;
+  }
+
   // The free-list pushes of a run's four ids in group order (dir as in
   // check4), as the per-id loop makes them: tokens cleared, each id linked
   // to the previous head. Returns the new head.

@@ -41,7 +41,6 @@ uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, ui
   alignas(64) uint32_t id[G];
   alignas(64) uint32_t rx_len[G];
   constexpr TakeMode M = Mode == reap_mode ? TakeMode::reap : Mode == rx_mode ? TakeMode::rx : TakeMode::rx_mrg;
-  int hint = -1;  // the way the last run of ids went (a lap's runs all go one way): tried first
   while (avail - done >= G) {
     const auto slot = static_cast<uint16_t>(last_used & mask);
     if (slot + (G - 1) > mask) break;  // the group wraps the used ring: left to the scalar reap
@@ -52,8 +51,10 @@ uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, ui
         return dir > 0 ? Take<L>::template split_runs<1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, slot, head, b)
                        : Take<L>::template split_runs<-1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, slot, head, b);
       };
-      uint32_t g = runs(hint);
-      if (g == 0) g = runs(hint = -hint);
+      // The way the ids go, from the first two (stable after
+      // split_pending's acquire): the other way's loop would fail at once.
+      const auto* u = reinterpret_cast<const ring::SplitUsedElem*>(used) + slot;
+      const uint32_t g = runs(u[1].id == u[0].id + 1 ? 1 : -1);
       if (g != 0) {
         fh = static_cast<uint16_t>(head);
         last_used = static_cast<uint16_t>(last_used + G * g);
@@ -132,7 +133,6 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
       _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + id), _mm_set_epi64x(len, static_cast<long long>(p->buf_iova + off)));
       b += len;  // the header's bytes come off below: no reload of data_len
     };
-    int hint = -1;  // the way the free list's last run went (see split_post)
     for (; i < room;) {
       // Groups of four plain packets onto four free descriptors in a row,
       // their avail slots not wrapping (Post::split_tx_runs).
@@ -144,8 +144,7 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
           return dir > 0 ? Post<L>::template split_tx_runs<1, H>(s, hdr, pkts + i, groups, dd, avail_ring + slot, b)
                          : Post<L>::template split_tx_runs<-1, H>(s, hdr, pkts + i, groups, dd, avail_ring + slot, b);
         };
-        uint32_t g = runs(hint);
-        if (g == 0) g = runs(hint = -hint);
+        const uint32_t g = runs(Gr::list_dir(next, d));
         if (g != 0) {
           d = static_cast<uint16_t>(dd);
           avail = static_cast<uint16_t>(avail + 4 * g);
@@ -209,7 +208,6 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
       desc[pos].id = static_cast<uint16_t>(id);
       b += len;  // see split_tx
     };
-    int hint = -1;  // the way the free list's last run went (see split_post)
     for (; i < room;) {
       // Groups of four plain packets onto four free ids in a row, their
       // positions not reaching the ring's end (Post::packed_tx_runs).
@@ -222,8 +220,7 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
                          : Post<L>::template packed_tx_runs<-1, H>(s, hdr, pkts + i, groups, id, next_avail, pending_head + i,
                                                                    pending_flags + i, lap_flags, b);
         };
-        uint32_t g = runs(hint);
-        if (g == 0) g = runs(hint = -hint);
+        const uint32_t g = runs(Gr::list_dir(id_next, free_id));
         if (g != 0) {
           free_id = static_cast<uint16_t>(id);
           i = static_cast<uint16_t>(i + 4 * g);
@@ -302,7 +299,6 @@ uint16_t Kernels<L>::packed_take(PackedState& s, const RxHead* h, Packet** out, 
   alignas(64) uint32_t id[4];
   alignas(64) uint32_t rx_len[4];
   constexpr TakeMode M = Mode == reap_mode ? TakeMode::reap : Mode == rx_mode ? TakeMode::rx : TakeMode::rx_mrg;
-  int hint = -1;  // see split_take
   while (max - done >= 4 && published - done >= 4) {
     if (next_used + 4 > size) break;  // the group wraps the ring: left to the scalar reap
     // Runs of ids first (kernels_take.hpp), for TX reclaim only: on the
@@ -319,8 +315,12 @@ uint16_t Kernels<L>::packed_take(PackedState& s, const RxHead* h, Packet** out, 
         return dir > 0 ? Take<L>::template packed_runs<1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, next_used, used_wrap, head, b)
                        : Take<L>::template packed_runs<-1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, next_used, used_wrap, head, b);
       };
-      uint32_t g = runs(hint);
-      if (g == 0) g = runs(hint = -hint);
+      // The way the ids go, guessed from the first two before the loop
+      // acquires the flags (relaxed: a stale guess only costs a failed call).
+      const ring::PackedDesc* const d = desc + next_used;
+      const int dir = __atomic_load_n(&d[1].id, __ATOMIC_RELAXED) == __atomic_load_n(&d[0].id, __ATOMIC_RELAXED) + 1 ? 1 : -1;
+      uint32_t g = runs(dir);
+      if (g == 0) g = runs(-dir);
       if (g != 0) {
         free_id = static_cast<uint16_t>(head);
         next_used = static_cast<uint16_t>(next_used + 4 * g);

@@ -204,17 +204,12 @@ void Kernels<L>::split_post(SplitState& s, Packet* const* pkts, uint16_t n, uint
   // (virtio-v1.2 §2.7.5): one load, one add, one 16-byte store.
   const __m128i body = _mm_set_epi64x(static_cast<long long>(len | uint64_t{ring::desc_flag::write} << 32), off);
   uint32_t d = s.free_head, slot = s.avail_idx & mask, i = 0;
-  int dir = -1;  // the way the last run went (the way a lap's runs all go): tried first
   while (i < n) {
     if (n - i >= 4 && slot + 3 <= mask) {
       const uint32_t groups = std::min((n - i) / 4, (mask + 1 - slot) / 4);
-      uint32_t g = dir < 0 ? P::template split_runs<-1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len)
-                           : P::template split_runs<1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len);
-      if (g == 0) {
-        dir = -dir;
-        g = dir < 0 ? P::template split_runs<-1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len)
-                    : P::template split_runs<1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len);
-      }
+      const uint32_t g = Group<L>::list_dir(s.next, d) < 0
+                             ? P::template split_runs<-1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len)
+                             : P::template split_runs<1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len);
       if (g != 0) {
         i += 4 * g;
         slot = (slot + 4 * g) & mask;

@@ -23,71 +23,79 @@ template <SimdLevel L>
 template <int Mode>
 uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max,
                                 uint64_t& bytes) noexcept {
-  using Gr = Group<L>;
-  constexpr uint16_t G = Gr::split_lanes;
-  const uint16_t pending = Gr::split_pending(s);
-  const uint16_t avail = pending < max ? pending : max;
-  const auto* used = reinterpret_cast<const std::byte*>(s.used_ring);
-  Packet** const tokens = s.tokens;
-  const uint32_t* const cap = s.cap;
-  const uint16_t* const ndesc = s.ndesc;
-  uint16_t* const next = s.next;
-  const uint16_t mask = s.mask;
+  constexpr uint16_t G = Group<L>::split_lanes;
   constexpr bool Rx = Mode != reap_mode;
-  auto rx = Gr::Rx::of(h);
-  rx.mergeable = Mode == rx_mrg_mode;  // a constant in each instantiation
-  uint64_t b = 0;  // a local: `bytes` could alias the packets written
-  uint16_t last_used = s.last_used, fh = s.free_head, done = 0;
-  alignas(64) uint32_t id[G];
-  alignas(64) uint32_t rx_len[G];
   constexpr TakeMode M = Mode == reap_mode ? TakeMode::reap : Mode == rx_mode ? TakeMode::rx : TakeMode::rx_mrg;
+  const uint16_t pending = Group<L>::split_pending(s);
+  const uint16_t avail = pending < max ? pending : max;
+  const uint16_t mask = s.mask;
+  uint64_t b = 0;  // a local: `bytes` could alias the packets written
+  uint16_t done = 0;
   while (avail - done >= G) {
-    const auto slot = static_cast<uint16_t>(last_used & mask);
+    const auto slot = static_cast<uint16_t>(s.last_used & mask);
     if (slot + (G - 1) > mask) break;  // the group wraps the used ring: left to the scalar reap
-    {  // runs of ids first (kernels_take.hpp)
-      const uint32_t groups = std::min<uint32_t>((avail - done) / G, (mask + 1u - slot) / G);
-      uint32_t head = fh;
-      const auto runs = [&](int dir) {
-        return dir > 0 ? Take<L>::template split_runs<1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, slot, head, b)
-                       : Take<L>::template split_runs<-1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, slot, head, b);
-      };
-      // The way the ids go, from the first two (stable after
-      // split_pending's acquire): the other way's loop would fail at once.
-      const auto* u = reinterpret_cast<const ring::SplitUsedElem*>(used) + slot;
-      const uint32_t g = runs(u[1].id == u[0].id + 1 ? 1 : -1);
-      if (g != 0) {
-        fh = static_cast<uint16_t>(head);
-        last_used = static_cast<uint16_t>(last_used + G * g);
-        done = static_cast<uint16_t>(done + G * g);
-        continue;
-      }
+    // Runs of ids (kernels_take.hpp), in the way the first two ids go
+    // (stable after split_pending's acquire): the other way's loop would
+    // fail at once.
+    const uint32_t groups = std::min<uint32_t>((avail - done) / G, (mask + 1u - slot) / G);
+    const ring::SplitUsedElem* const u = s.used_ring + slot;
+    uint32_t head = s.free_head;
+    const uint32_t g =
+        u[1].id == u[0].id + 1
+            ? Take<L>::template split_runs<1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, slot, head, b)
+            : Take<L>::template split_runs<-1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, slot, head, b);
+    if (g != 0) {
+      s.free_head = static_cast<uint16_t>(head);
+      s.last_used = static_cast<uint16_t>(s.last_used + G * g);
+      done = static_cast<uint16_t>(done + G * g);
+      continue;
     }
-    uint32_t* const len = Rx ? rx_len : lens + done;
-    int dir;
-    if (!Gr::split(used + size_t{slot} * 8, mask, tokens, cap, id, out + done, len, rx.hdr, dir)) break;
-    if (!Gr::singles(ndesc, id, G, dir)) break;  // chains: the scalar reap
-    if constexpr (Rx) {
-      if (!Gr::rx_finish(rx, out + done, len, G, b)) break;
-    }
-    if (dir != 0) {
-      fh = static_cast<uint16_t>(Gr::push4(tokens, next, dir > 0 ? id[0] : id[3], dir, fh));
-    } else {
-      for (uint16_t k = 0; k < G; ++k) {
-        const uint32_t d = id[k];
-        tokens[d] = nullptr;
-        next[d] = fh;
-        fh = static_cast<uint16_t>(d);
-      }
-    }
-    last_used = static_cast<uint16_t>(last_used + G);
+    if (!split_group<Mode>(s, h, out + done, Rx ? nullptr : lens + done, b)) break;
     done = static_cast<uint16_t>(done + G);
   }
   bytes += b;
-  s.free_head = fh;
-  s.last_used = last_used;
   s.num_free = static_cast<uint16_t>(s.num_free + done);
   s.inflight = static_cast<uint16_t>(s.inflight - done);
   return done;
+}
+
+// One group that is not a run (ids in any order), out of line: it keeps
+// split_take's loop, which the runs take nearly always, short of registers.
+template <SimdLevel L>
+template <int Mode>
+bool Kernels<L>::split_group(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint64_t& bytes) noexcept {
+  using Gr = Group<L>;
+  constexpr uint16_t G = Gr::split_lanes;
+  constexpr bool Rx = Mode != reap_mode;
+  auto rx = Gr::Rx::of(h);
+  rx.mergeable = Mode == rx_mrg_mode;  // a constant in each instantiation
+  Packet** const tokens = s.tokens;
+  uint16_t* const next = s.next;
+  alignas(16) uint32_t id[G];
+  alignas(16) uint32_t rx_len[G];
+  uint32_t* const len = Rx ? rx_len : lens;
+  const auto* used = reinterpret_cast<const std::byte*>(s.used_ring);
+  int dir;
+  const uint32_t slot = s.last_used & s.mask;
+  if (!Gr::split(used + size_t{slot} * 8, s.mask, tokens, s.cap, id, out, len, rx.hdr, dir)) return false;
+  if (!Gr::singles(s.ndesc, id, G, dir)) return false;  // chains: the scalar reap
+  if constexpr (Rx) {
+    if (!Gr::rx_finish(rx, out, len, G, bytes)) return false;
+  }
+  uint16_t fh = s.free_head;
+  if (dir != 0) {
+    fh = static_cast<uint16_t>(Gr::push4(tokens, next, dir > 0 ? id[0] : id[3], dir, fh));
+  } else {
+    for (uint16_t k = 0; k < G; ++k) {
+      const uint32_t d = id[k];
+      tokens[d] = nullptr;
+      next[d] = fh;
+      fh = static_cast<uint16_t>(d);
+    }
+  }
+  s.free_head = fh;
+  s.last_used = static_cast<uint16_t>(s.last_used + G);
+  return true;
 }
 
 template <SimdLevel L>

@@ -51,6 +51,8 @@ struct Kernels {
   template <int Mode>
   static uint16_t split_take(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max, uint64_t& bytes) noexcept;
   template <int Mode>
+  [[gnu::noinline]] static bool split_group(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint64_t& bytes) noexcept;
+  template <int Mode>
   static uint16_t packed_take(PackedState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max, uint64_t& bytes) noexcept;
 };
 

@@ -323,12 +323,16 @@ uint16_t Kernels<L>::packed_take(PackedState& s, const RxHead* h, Packet** out, 
         return dir > 0 ? Take<L>::template packed_runs<1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, next_used, used_wrap, head, b)
                        : Take<L>::template packed_runs<-1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, next_used, used_wrap, head, b);
       };
-      // The way the ids go, guessed from the first two before the loop
-      // acquires the flags (relaxed: a stale guess only costs a failed call).
+      // The way the ids go, from the first two descriptors once their
+      // flags say used (each acquire pairs with the device's release store
+      // of those flags after it wrote id and len, §2.8.22): the other way's
+      // loop would fail at once, and so would both when they are not used.
       const ring::PackedDesc* const d = desc + next_used;
-      const int dir = __atomic_load_n(&d[1].id, __ATOMIC_RELAXED) == __atomic_load_n(&d[0].id, __ATOMIC_RELAXED) + 1 ? 1 : -1;
-      uint32_t g = runs(dir);
-      if (g == 0) g = runs(-dir);
+      constexpr uint16_t wrap_bits = ring::desc_flag::avail | ring::desc_flag::used;
+      const uint16_t want = used_wrap ? wrap_bits : 0;  // §2.8.1
+      const bool both_used = (((__atomic_load_n(&d[0].flags, __ATOMIC_ACQUIRE) ^ want) |
+                               (__atomic_load_n(&d[1].flags, __ATOMIC_ACQUIRE) ^ want)) & wrap_bits) == 0;
+      const uint32_t g = runs(both_used && d[1].id == d[0].id + 1 ? 1 : -1);
       if (g != 0) {
         free_id = static_cast<uint16_t>(head);
         next_used = static_cast<uint16_t>(next_used + 4 * g);

@@ -14,10 +14,10 @@ using simd::CpuCaps;     // moved to simd/ (cpu.hpp), next to the kernels it gat
 using simd::detect_cpu;
 
 // The level the selector may take when nobody asks: scalar. The vector
-// kernels are correct (equal to scalar, test/simd/vector_equiv_test.cpp) but
-// measure 1.1-1.25x the scalar paths in callgrind instructions per packet and
-// 0.95-1.45x in time (bench_burst), under issue #8's bar of 1.3x at every
-// level: a caller opts in with max_simd.
+// kernels are correct (equal to scalar, test/simd/vector_equiv_test.cpp) and
+// measure 1.4-2.3x the scalar paths in driver time (bench_burst) except split
+// TX at burst 32, 1.25-1.3x: under issue #8's bar of 1.3x everywhere, so a
+// caller opts in with max_simd, as DPDK's virtio PMD asks for vectorized=1.
 inline constexpr simd::SimdLevel kDefaultMaxSimd = simd::SimdLevel::scalar;
 
 struct PathRequest {

@@ -287,6 +287,28 @@ struct Group {
   static constexpr uint32_t min_zeroed = inline_hdr_min, max_zeroed = inline_hdr_max;
   [[gnu::always_inline]] static void zero_header(std::byte* h, uint32_t hdr) noexcept { clear_net_header(h, hdr); }
 
+  // TX: plain packet q as one descriptor with its header zeroed in the
+  // headroom (§5.1.6.2); returns the descriptor's len (data plus header).
+  // Split: {addr} and {len, flags 0, next 0} as two 8-byte stores (a
+  // 16-byte one costs two more instructions to build). Packed: addr, len
+  // and id; the head flags are published later (§2.8.21).
+  [[gnu::always_inline]] static uint32_t split_tx_desc(ring::SplitDesc* to, Packet* q, uint32_t hs) noexcept {
+    const uint32_t off = q->data_off - hs, len = uint32_t{q->data_len} + hs;
+    zero_header(q->buf_addr + off, hs);
+    const uint64_t addr = q->buf_iova + off, rest = len;
+    __builtin_memcpy(reinterpret_cast<std::byte*>(to), &addr, sizeof addr);
+    __builtin_memcpy(reinterpret_cast<std::byte*>(to) + offsetof(ring::SplitDesc, len), &rest, sizeof rest);
+    return len;
+  }
+  [[gnu::always_inline]] static uint32_t packed_tx_desc(ring::PackedDesc* to, uint32_t id, Packet* q, uint32_t hs) noexcept {
+    const uint32_t off = q->data_off - hs, len = uint32_t{q->data_len} + hs;
+    zero_header(q->buf_addr + off, hs);
+    to->addr = q->buf_iova + off;
+    to->len = len;
+    to->id = static_cast<uint16_t>(id);
+    return len;
+  }
+
   // TX: whether a packet goes in as one descriptor with its header in the
   // headroom (tx_burst's run rule: one segment, headroom for the header),
   // with one load: data_off and nb_segs sit side by side.

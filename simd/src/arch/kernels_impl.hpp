@@ -136,10 +136,7 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
   const auto run = [&]<uint32_t H>() __attribute__((always_inline)) {
     const uint32_t hs = H != 0 ? H : hdr;
     const auto put = [&](uint32_t id, Packet* p) __attribute__((always_inline)) {
-      const uint32_t off = p->data_off - hs, len = uint32_t{p->data_len} + hs;
-      Gr::zero_header(p->buf_addr + off, hs);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(desc + id), _mm_set_epi64x(len, static_cast<long long>(p->buf_iova + off)));
-      b += len;  // the header's bytes come off below: no reload of data_len
+      b += Gr::split_tx_desc(desc + id, p, hs);  // the header's bytes come off below: no reload of data_len
     };
     for (; i < room;) {
       // Groups of four plain packets onto four free descriptors in a row,
@@ -193,10 +190,14 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
   uint16_t* const ndesc = s.ndesc;
   uint32_t* const cap = s.cap;
   const uint16_t* const id_next = s.id_next;
-  // Pending entries from the first unpublished one on, indexed by the loop
-  // counter: one live value fewer than a separate `unpublished` count.
-  uint16_t* const pending_head = s.pending_head + s.unpublished;
-  uint16_t* const pending_flags = s.pending_flags + s.unpublished;
+  // With nothing added before waiting to be published, this call publishes
+  // its adds itself (below) and keeps no pending entries; otherwise they
+  // wait for packed_publish, behind the older ones. Pending entries from
+  // the first unpublished one on, indexed by the loop counter: one live
+  // value fewer than a separate `unpublished` count.
+  const bool publish_here = s.unpublished == 0;
+  uint16_t* const pending_head = publish_here ? nullptr : s.pending_head + s.unpublished;
+  uint16_t* const pending_flags = publish_here ? nullptr : s.pending_flags + s.unpublished;
   const uint16_t size = s.size;
   // A header size zero_header does not cover: tx_burst's body does it all.
   if (hdr < Gr::min_zeroed || hdr > Gr::max_zeroed) return 0;
@@ -207,14 +208,9 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
   uint64_t b = 0;
   const auto run = [&]<uint32_t H>() __attribute__((always_inline)) {  // one loop per header size: see split_tx
     const uint32_t hs = H != 0 ? H : hdr;
-    // addr, len, id now; the flags wait for packed_publish (§2.8.21).
+    // addr, len, id now; the flags after the adds (§2.8.21).
     const auto put = [&](uint16_t pos, uint32_t id, Packet* p) __attribute__((always_inline)) {
-      const uint32_t off = p->data_off - hs, len = uint32_t{p->data_len} + hs;
-      Gr::zero_header(p->buf_addr + off, hs);
-      desc[pos].addr = p->buf_iova + off;
-      desc[pos].len = len;
-      desc[pos].id = static_cast<uint16_t>(id);
-      b += len;  // see split_tx
+      b += Gr::packed_tx_desc(desc + pos, id, p, hs);  // see split_tx
     };
     for (; i < room;) {
       // Groups of four plain packets onto four free ids in a row, their
@@ -223,10 +219,10 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
         const uint32_t groups = std::min<uint32_t>((room - i) / 4u, (uint32_t{size} - next_avail) / 4u);
         uint32_t id = free_id;
         const auto runs = [&](int dir) {
-          return dir > 0 ? Post<L>::template packed_tx_runs<1, H>(s, hdr, pkts + i, groups, id, next_avail, pending_head + i,
-                                                                  pending_flags + i, lap_flags, b)
-                         : Post<L>::template packed_tx_runs<-1, H>(s, hdr, pkts + i, groups, id, next_avail, pending_head + i,
-                                                                   pending_flags + i, lap_flags, b);
+          uint16_t* const ph = publish_here ? nullptr : pending_head + i;
+          uint16_t* const pf = publish_here ? nullptr : pending_flags + i;
+          return dir > 0 ? Post<L>::template packed_tx_runs<1, H>(s, hdr, pkts + i, groups, id, next_avail, ph, pf, lap_flags, b)
+                         : Post<L>::template packed_tx_runs<-1, H>(s, hdr, pkts + i, groups, id, next_avail, ph, pf, lap_flags, b);
         };
         const uint32_t g = runs(Gr::list_dir(id_next, free_id));
         if (g != 0) {
@@ -248,8 +244,10 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
       tokens[id] = p;
       ndesc[id] = 1;
       cap[id] = 0;
-      pending_head[i] = next_avail;
-      pending_flags[i] = lap_flags;
+      if (!publish_here) {
+        pending_head[i] = next_avail;
+        pending_flags[i] = lap_flags;
+      }
       if (++next_avail == size) [[unlikely]] {
         next_avail = 0;
         lap_flags ^= ring::desc_flag::avail | ring::desc_flag::used;  // §2.8.1
@@ -261,10 +259,8 @@ uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts
   if (hdr == 12) run.template operator()<12>();
   else if (hdr == 10) run.template operator()<10>();
   else run.template operator()<0>();
-  if (s.unpublished == 0) {
-    // Nothing added before waits to be published: these i are published
-    // here as packed_publish would (Group::publish_heads), without reading
-    // back the pending entries the loops wrote.
+  if (publish_here) {
+    // These i are published as packed_publish would (Group::publish_heads).
     Gr::publish_heads(desc, s.next_avail, i, size, s.lap_flags);
     s.added = static_cast<uint16_t>(s.added + i);
   } else {

@@ -92,9 +92,9 @@ struct Post {
 
   // TX, split (Kernels<L>::split_tx): up to `groups` groups of four plain
   // packets (avail slots not wrapping) while the free list runs in
-  // direction Dir: each header zeroed in the headroom (Group::zero_header),
-  // each descriptor {addr, len, flags 0, next 0} one 16-byte store, booked
-  // as above (cap 0: device-readable). H: the header size as a constant (0:
+  // direction Dir: each header zeroed in the headroom and each descriptor
+  // {addr, len, flags 0, next 0} written (Group::split_tx_desc), booked as
+  // above (cap 0: device-readable). H: the header size as a constant (0:
   // hdr). Returns how many groups; d moves past them, bytes gains their
   // lengths with the header.
   template <int Dir, uint32_t H>
@@ -104,16 +104,7 @@ struct Post {
     const uint32_t hs = H != 0 ? H : hdr;
     uint64_t b = 0;
     uint32_t d = d_io, g = 0, base, after;
-    const auto put = [&](ring::SplitDesc* to, Packet* q) __attribute__((always_inline)) {
-      const uint32_t off = q->data_off - hs, len = uint32_t{q->data_len} + hs;
-      Gr::zero_header(q->buf_addr + off, hs);
-      // Two 8-byte stores, {addr} and {len, flags 0, next 0}: a 16-byte
-      // one costs two more instructions to build.
-      const uint64_t addr = q->buf_iova + off, rest = len;
-      __builtin_memcpy(reinterpret_cast<std::byte*>(to), &addr, sizeof addr);
-      __builtin_memcpy(reinterpret_cast<std::byte*>(to) + offsetof(ring::SplitDesc, len), &rest, sizeof rest);
-      b += len;
-    };
+    const auto put = [&](ring::SplitDesc* to, Packet* q) __attribute__((always_inline)) { b += Gr::split_tx_desc(to, q, hs); };
     for (; g < groups; ++g, p += 4, slot += 4) {
       Packet* const p0 = p[0];
       Packet* const p1 = p[1];
@@ -137,11 +128,12 @@ struct Post {
   // TX, packed (Kernels<L>::packed_tx): up to `groups` groups of four plain
   // packets at ring positions pos, pos+1, ... (not reaching the ring's end)
   // while the free id list runs in direction Dir: each header zeroed, each
-  // descriptor's addr, len and id written (its flags wait for
-  // packed_publish, §2.8.21), the ids booked as add_singles books them
-  // (token, one descriptor, cap 0) and each position pending with the
-  // lap's head flags `f`. Returns how many groups; id moves past them,
-  // bytes gains their lengths with the header.
+  // descriptor's addr, len and id written (Group::packed_tx_desc; the head
+  // flags are published after the adds, §2.8.21), the ids booked as
+  // add_singles books them (token, one descriptor, cap 0) and, when
+  // pending_head is not null, each position pending for packed_publish
+  // with the lap's head flags `f`. Returns how many groups; id moves past
+  // them, bytes gains their lengths with the header.
   template <int Dir, uint32_t H>
   [[gnu::noinline]] static uint32_t packed_tx_runs(const PackedState& s, uint32_t hdr, Packet* const* p, uint32_t groups,
                                                    uint32_t& id_io, uint32_t pos, uint16_t* pending_head,
@@ -156,12 +148,7 @@ struct Post {
     uint64_t b = 0;
     uint32_t id = id_io, g = 0, base, after;
     const auto put = [&](ring::PackedDesc* to, uint32_t to_id, Packet* q) __attribute__((always_inline)) {
-      const uint32_t off = q->data_off - hs, len = uint32_t{q->data_len} + hs;
-      Gr::zero_header(q->buf_addr + off, hs);
-      to->addr = q->buf_iova + off;
-      to->len = len;
-      to->id = static_cast<uint16_t>(to_id);
-      b += len;
+      b += Gr::packed_tx_desc(to, to_id, q, hs);
     };
     for (; g < groups; ++g, p += 4, pos += 4) {
       Packet* const p0 = p[0];
@@ -179,10 +166,12 @@ struct Post {
       const uint64_t ones = 0x0001'0001'0001'0001u;
       __builtin_memcpy(ndesc + base, &ones, sizeof ones);
       _mm_storeu_si128(reinterpret_cast<__m128i*>(cap + base), _mm_setzero_si128());  // device-readable
-      const uint64_t heads = pos * 0x0001'0001'0001'0001u + 0x0003'0002'0001'0000u;
-      const uint64_t flags = f * 0x0001'0001'0001'0001u;
-      __builtin_memcpy(pending_head + 4 * g, &heads, sizeof heads);
-      __builtin_memcpy(pending_flags + 4 * g, &flags, sizeof flags);
+      if (pending_head != nullptr) {
+        const uint64_t heads = pos * 0x0001'0001'0001'0001u + 0x0003'0002'0001'0000u;
+        const uint64_t flags = f * 0x0001'0001'0001'0001u;
+        __builtin_memcpy(pending_head + 4 * g, &heads, sizeof heads);
+        __builtin_memcpy(pending_flags + 4 * g, &flags, sizeof flags);
+      }
       id = after;
     }
     id_io = id;

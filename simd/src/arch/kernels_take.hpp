@@ -35,9 +35,10 @@ struct Take {
 
   // One group whose ids are base..base+3 (lane k: the buffer the device
   // returned k-th, id base + k for Dir 1, base + 3 - k for Dir -1), lens
-  // as load_lens() loads them. Checks every token in flight, every buffer one descriptor, every
-  // len within its buffer's writable bytes (§2.7.8.1, §2.8.13; a buffer
-  // without any reports 0) and, RX, holding the header. Then RX finishes
+  // as load_lens() loads them. Checks every token in flight, every buffer
+  // one descriptor, every len within its buffer's writable bytes
+  // (§2.7.8.1, §2.8.13; a buffer without any reports 0) and, RX, holding
+  // the header. Then RX finishes
   // each as rx_burst's body finishes a whole packet's first buffer
   // (§5.1.6.4: data_len, pkt_len, port, queue, DATA_VALID with GUEST_CSUM,
   // bytes), reap stores the reported lens; both put the tokens in return
@@ -59,23 +60,20 @@ struct Take {
     __builtin_memcpy(&nd, ndesc + base, sizeof nd);
     if (nd != 0x0001'0001'0001'0001u) return false;  // a chain: the scalar reap
     __m128i capv = _mm_loadu_si128(reinterpret_cast<const __m128i*>(cap + base));
-    __m128i rep = zero, lv = zero;
-    if constexpr (M == TakeMode::reap) {
-      // A buffer without writable bytes (TX) reports 0 whatever was written.
-      if (!_mm_testz_si128(capv, capv)) {
-        lv = load_lens();
-        if constexpr (Dir < 0) capv = _mm_shuffle_epi32(capv, _MM_SHUFFLE(0, 1, 2, 3));
-        const __m128i fits = _mm_cmpeq_epi32(_mm_max_epu32(lv, capv), capv);
-        const __m128i cap0 = _mm_cmpeq_epi32(capv, zero);
-        if (!_mm_test_all_ones(_mm_or_si128(fits, cap0))) return false;
-        rep = _mm_andnot_si128(cap0, lv);
-      }
-    } else {
+    __m128i rep = zero, lv = zero;  // a reap of device-readable buffers only (TX): all report 0
+    if (M != TakeMode::reap || !_mm_testz_si128(capv, capv)) {
       lv = load_lens();
       if constexpr (Dir < 0) capv = _mm_shuffle_epi32(capv, _MM_SHUFFLE(0, 1, 2, 3));
       const __m128i fits = _mm_cmpeq_epi32(_mm_max_epu32(lv, capv), capv);
-      // len <= cap (cap 0 passes only 0, reported the same) and >= hdr.
-      if (!_mm_test_all_ones(_mm_and_si128(fits, _mm_cmpeq_epi32(_mm_max_epu32(lv, rx.hdr), lv)))) return false;
+      if constexpr (M == TakeMode::reap) {
+        // A buffer without writable bytes (TX) reports 0 whatever was written.
+        const __m128i cap0 = _mm_cmpeq_epi32(capv, zero);
+        if (!_mm_test_all_ones(_mm_or_si128(fits, cap0))) return false;
+        rep = _mm_andnot_si128(cap0, lv);
+      } else {
+        // len <= cap (cap 0 passes only 0, reported the same) and >= hdr.
+        if (!_mm_test_all_ones(_mm_and_si128(fits, _mm_cmpeq_epi32(_mm_max_epu32(lv, rx.hdr), lv)))) return false;
+      }
     }
     const __m128i o01 = Dir > 0 ? t01 : _mm_shuffle_epi32(t23, _MM_SHUFFLE(1, 0, 3, 2));
     const __m128i o23 = Dir > 0 ? t23 : _mm_shuffle_epi32(t01, _MM_SHUFFLE(1, 0, 3, 2));

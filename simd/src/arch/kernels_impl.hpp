@@ -118,64 +118,72 @@ uint16_t Kernels<L>::split_rx(SplitState& s, const RxHead& h, Packet** out, uint
 template <SimdLevel L>
 uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
   using Gr = Group<L>;
-  ring::SplitDesc* const desc = s.desc;  // locals: see split_post (kernels_post.hpp)
-  uint16_t* const avail_ring = s.avail_ring;
-  Packet** const tokens = s.tokens;
-  uint16_t* const last = s.last;
-  uint16_t* const ndesc = s.ndesc;
-  uint32_t* const cap = s.cap;
-  const uint16_t* const next = s.next;
-  const uint16_t mask = s.mask;
   // A header size zero_header does not cover: tx_burst's body does it all.
   if (hdr < Gr::min_zeroed || hdr > Gr::max_zeroed) return 0;
-  const uint16_t room = n < s.num_free ? n : s.num_free;
-  uint16_t d = s.free_head, avail = s.avail_idx, i = 0;
-  uint64_t b = 0;
-  // One loop per usual header size (H; 0: any other), so that the size is
-  // a constant and frees a register in a loop that needs them all.
-  const auto run = [&]<uint32_t H>() __attribute__((always_inline)) {
-    const uint32_t hs = H != 0 ? H : hdr;
-    const auto put = [&](uint32_t id, Packet* p) __attribute__((always_inline)) {
-      b += Gr::split_tx_desc(desc + id, p, hs);  // the header's bytes come off below: no reload of data_len
-    };
-    for (; i < room;) {
-      // Groups of four plain packets onto four free descriptors in a row,
-      // their avail slots not wrapping (Post::split_tx_runs).
-      const uint32_t slot = avail & mask;
-      if (room - i >= 4 && slot + 3u <= mask) {
-        const uint32_t groups = std::min<uint32_t>((room - i) / 4u, (mask + 1u - slot) / 4u);
-        uint32_t dd = d;
-        const auto runs = [&](int dir) {
-          return dir > 0 ? Post<L>::template split_tx_runs<1, H>(s, hdr, pkts + i, groups, dd, avail_ring + slot, b)
-                         : Post<L>::template split_tx_runs<-1, H>(s, hdr, pkts + i, groups, dd, avail_ring + slot, b);
-        };
-        const uint32_t g = runs(Gr::list_dir(next, d));
-        if (g != 0) {
-          d = static_cast<uint16_t>(dd);
-          avail = static_cast<uint16_t>(avail + 4 * g);
-          i = static_cast<uint16_t>(i + 4 * g);
-          continue;
-        }
+  const uint32_t room = n < s.num_free ? n : s.num_free;
+  const uint32_t mask = s.mask;
+  uint64_t b = 0;  // a local: `bytes` could alias the packets' stores for the compiler
+  uint32_t i = 0;
+  while (i < room) {
+    // Groups of four plain packets onto four free descriptors in a row,
+    // their avail slots not wrapping (Post::split_tx_runs), one loop per
+    // direction and usual header size (12, 10; 0: any other).
+    const uint32_t slot = s.avail_idx & mask;
+    if (room - i >= 4 && slot + 3u <= mask) {
+      const uint32_t groups = std::min((room - i) / 4u, (mask + 1u - slot) / 4u);
+      uint32_t d = s.free_head;
+      const auto runs = [&]<uint32_t H>() __attribute__((always_inline)) {
+        return Gr::list_dir(s.next, d) > 0
+                   ? Post<L>::template split_tx_runs<1, H>(s, hdr, pkts + i, groups, d, s.avail_ring + slot, b)
+                   : Post<L>::template split_tx_runs<-1, H>(s, hdr, pkts + i, groups, d, s.avail_ring + slot, b);
+      };
+      const uint32_t g = hdr == 12   ? runs.template operator()<12>()
+                         : hdr == 10 ? runs.template operator()<10>()
+                                     : runs.template operator()<0>();
+      if (g != 0) {
+        const auto k = static_cast<uint16_t>(4 * g);
+        s.free_head = static_cast<uint16_t>(d);
+        s.avail_idx = static_cast<uint16_t>(s.avail_idx + k);
+        s.num_free = static_cast<uint16_t>(s.num_free - k);
+        s.inflight = static_cast<uint16_t>(s.inflight + k);
+        i += 4 * g;
+        continue;
       }
-      Packet* p = pkts[i];
-      if (!Gr::tx_plain(p, hs)) break;
-      put(d, p);
-      tokens[d] = p;
-      last[d] = d;
-      ndesc[d] = 1;
-      cap[d] = 0;  // device-readable: no length to report
-      avail_ring[avail & mask] = d;
-      ++avail;
-      d = next[d];
-      ++i;
     }
-    b -= uint64_t{i} * hs;  // i counts from 0: only one of these loops runs
-  };
-  if (hdr == 12) run.template operator()<12>();
-  else if (hdr == 10) run.template operator()<10>();
-  else run.template operator()<0>();
-  s.free_head = d;
-  s.avail_idx = avail;
+    // Otherwise one packet at a time up to the next group's chance (the
+    // ragged ends of a burst or of the free list's runs, a slot wrap).
+    const uint32_t want = std::min(room - i, 4u);
+    const uint32_t k = split_tx_singles(s, hdr, pkts + i, want, b);
+    i += k;
+    if (k < want) break;  // a packet that is not plain
+  }
+  bytes += b - uint64_t{i} * hdr;  // b counts each descriptor's len: the headers come off
+  return static_cast<uint16_t>(i);
+}
+
+// Up to n plain packets one at a time, booked as add_singles books them;
+// stops at the first that is not plain. Out of line, as split_group: it
+// keeps split_tx, which the runs take nearly always, short of registers.
+template <SimdLevel L>
+uint32_t Kernels<L>::split_tx_singles(SplitState& s, uint32_t hdr, Packet* const* pkts, uint32_t n, uint64_t& bytes) noexcept {
+  using Gr = Group<L>;
+  const uint32_t mask = s.mask;
+  uint32_t d = s.free_head, avail = s.avail_idx, i = 0;
+  uint64_t b = 0;
+  for (; i < n; ++i) {
+    Packet* p = pkts[i];
+    if (!Gr::tx_plain(p, hdr)) break;
+    b += Gr::split_tx_desc(s.desc + d, p, hdr);
+    s.tokens[d] = p;
+    s.last[d] = static_cast<uint16_t>(d);
+    s.ndesc[d] = 1;
+    s.cap[d] = 0;  // device-readable: no length to report
+    s.avail_ring[avail & mask] = static_cast<uint16_t>(d);
+    ++avail;
+    d = s.next[d];
+  }
+  s.free_head = static_cast<uint16_t>(d);
+  s.avail_idx = static_cast<uint16_t>(avail);
   s.num_free = static_cast<uint16_t>(s.num_free - i);
   s.inflight = static_cast<uint16_t>(s.inflight + i);
   bytes += b;

@@ -342,11 +342,11 @@ class PackedRing {
   static uint16_t flags_of(const Segment& s) { return s.device_writable ? desc_flag::write : 0; }
 
   PackedRing(const RingConfig& c, RingMemory mem, const Layout& l)
-      : mem_(mem), layout_(l), size_(c.size), event_idx_((c.features & feature::event_idx) != 0),
-        indirect_entries_(indirect_of(c)), tokens_(std::make_unique<Token[]>(c.size)),
-        id_next_(std::make_unique<uint16_t[]>(c.size)), ndesc_(std::make_unique<uint16_t[]>(c.size)),
-        cap_(std::make_unique<uint32_t[]>(c.size)), pending_head_(std::make_unique<uint16_t[]>(c.size)),
-        pending_flags_(std::make_unique<uint16_t[]>(c.size)) {
+      : tokens_(std::make_unique<Token[]>(c.size)), cap_(std::make_unique<uint32_t[]>(c.size)),
+        ndesc_(std::make_unique<uint16_t[]>(c.size)), id_next_(std::make_unique<uint16_t[]>(c.size)),
+        pending_head_(std::make_unique<uint16_t[]>(c.size)), pending_flags_(std::make_unique<uint16_t[]>(c.size)),
+        size_(c.size), mem_(mem), layout_(l), event_idx_((c.features & feature::event_idx) != 0),
+        indirect_entries_(indirect_of(c)) {
     desc_ = reinterpret_cast<PackedDesc*>(mem.va + l.desc);
     driver_event_ = reinterpret_cast<PackedEvent*>(mem.va + l.driver);
     device_event_ = reinterpret_cast<PackedEvent*>(mem.va + l.device);
@@ -450,18 +450,18 @@ class PackedRing {
 
   void fail(Broken why) { if (broken_ == Broken::none) broken_ = why; }
 
-  // cold
-  RingMemory mem_;
-  Layout layout_;
-  RingAreas areas_;
+  // hot, first: what the any-order vector kernels work on, in the order of
+  // simd::PackedState (simd/ring_state.hpp), so that RingInternals copies
+  // it in a few wide moves rather than field by field.
   PackedDesc* desc_ = nullptr;
-  PackedEvent* driver_event_ = nullptr;
-  PackedEvent* device_event_ = nullptr;
+  std::unique_ptr<Token[]> tokens_;          // per buffer id
+  std::unique_ptr<uint32_t[]> cap_;          // per id: device-writable bytes
+  std::unique_ptr<uint16_t[]> ndesc_;        // per id: ring descriptors it holds
+  std::unique_ptr<uint16_t[]> id_next_;      // free buffer ids (any order)
+  std::unique_ptr<uint16_t[]> pending_head_; // added, not yet published heads (ring order)
+  std::unique_ptr<uint16_t[]> pending_flags_;
   uint16_t size_ = 0;
-  bool event_idx_ = false;
-  uint16_t indirect_entries_ = 0;
-
-  // hot: the driver's shadows
+  // the driver's shadows
   uint16_t next_avail_ = 0, next_used_ = 0;
   bool avail_wrap_ = true, used_wrap_ = true;
   uint16_t lap_flags_ = desc_flag::avail;
@@ -472,12 +472,15 @@ class PackedRing {
   uint32_t ready_len_ = 0;
   uint16_t event_flags_ = event_flag::enable;
   Broken broken_ = Broken::none;
-  std::unique_ptr<Token[]> tokens_;          // per buffer id
-  std::unique_ptr<uint16_t[]> id_next_;      // free buffer ids (any order)
-  std::unique_ptr<uint16_t[]> ndesc_;        // per id: ring descriptors it holds
-  std::unique_ptr<uint32_t[]> cap_;          // per id: device-writable bytes
-  std::unique_ptr<uint16_t[]> pending_head_; // added, not yet published heads (ring order)
-  std::unique_ptr<uint16_t[]> pending_flags_;
+
+  // cold
+  RingMemory mem_;
+  Layout layout_;
+  RingAreas areas_;
+  PackedEvent* driver_event_ = nullptr;
+  PackedEvent* device_event_ = nullptr;
+  bool event_idx_ = false;
+  uint16_t indirect_entries_ = 0;
 };
 
 }  // namespace vpmd::ring

@@ -274,11 +274,10 @@ class SplitRing {
   static uint16_t flags_of(const Segment& s) { return s.device_writable ? desc_flag::write : 0; }
 
   SplitRing(const RingConfig& c, RingMemory mem, const Layout& l)
-      : mem_(mem), layout_(l), size_(c.size), mask_(static_cast<uint16_t>(c.size - 1)),
-        event_idx_((c.features & feature::event_idx) != 0), indirect_entries_(indirect_of(c)),
-        tokens_(std::make_unique<Token[]>(c.size)), next_(std::make_unique<uint16_t[]>(c.size)),
-        last_(std::make_unique<uint16_t[]>(c.size)), ndesc_(std::make_unique<uint16_t[]>(c.size)),
-        cap_(std::make_unique<uint32_t[]>(c.size)),
+      : tokens_(std::make_unique<Token[]>(c.size)), cap_(std::make_unique<uint32_t[]>(c.size)),
+        ndesc_(std::make_unique<uint16_t[]>(c.size)), last_(std::make_unique<uint16_t[]>(c.size)),
+        next_(std::make_unique<uint16_t[]>(c.size)), size_(c.size), mask_(static_cast<uint16_t>(c.size - 1)),
+        mem_(mem), layout_(l), event_idx_((c.features & feature::event_idx) != 0), indirect_entries_(indirect_of(c)),
         avail_shadow_(in_order ? std::make_unique<uint16_t[]>(c.size) : nullptr) {
     // The areas are plain structs in DMA memory; the device accesses them
     // concurrently, hence every shared access goes through barrier::.
@@ -443,35 +442,39 @@ class SplitRing {
     return out;
   }
 
-  // cold: where things are
-  RingMemory mem_;
-  Layout layout_;
-  RingAreas areas_;
+  // hot, first: what the any-order vector kernels work on, in the order of
+  // simd::SplitState (simd/ring_state.hpp), so that RingInternals copies it
+  // in a few wide moves rather than field by field.
   SplitDesc* desc_ = nullptr;
-  SplitAvailHeader* avail_ = nullptr;
   uint16_t* avail_ring_ = nullptr;
-  uint16_t* used_event_ = nullptr;
   SplitUsedHeader* used_ = nullptr;
   SplitUsedElem* used_ring_ = nullptr;
-  uint16_t* avail_event_ = nullptr;
+  std::unique_ptr<Token[]> tokens_;    // per head: the caller's token, nullptr when not in flight
+  std::unique_ptr<uint32_t[]> cap_;    // per head: device-writable bytes
+  std::unique_ptr<uint16_t[]> ndesc_;  // per head: ring descriptors it holds
+  std::unique_ptr<uint16_t[]> last_;   // per head: last descriptor of its chain
+  std::unique_ptr<uint16_t[]> next_;   // free list links (shadow of desc.next)
   uint16_t size_ = 0, mask_ = 0;
-  bool event_idx_ = false;
-  uint16_t indirect_entries_ = 0;
-
-  // hot: the driver's shadows
-  RingIdx avail_idx_, published_, kicked_, last_used_;
-  uint16_t free_head_ = 0, next_desc_ = 0, inorder_head_ = 0;
-  uint16_t num_free_ = 0, inflight_ = 0;
+  // the driver's shadows
+  RingIdx avail_idx_, last_used_;
+  uint16_t free_head_ = 0, num_free_ = 0, inflight_ = 0;
+  RingIdx published_, kicked_;
+  uint16_t next_desc_ = 0, inorder_head_ = 0;
   uint16_t ready_ = 0;        // in-order: buffers known used, not yet returned
   uint16_t chains_ = 0;       // in-order: buffers in flight holding more than one descriptor
   uint32_t ready_len_ = 0;    // in-order: length for the last of them
   Broken broken_ = Broken::none;
   bool irq_enabled_ = true;
-  std::unique_ptr<Token[]> tokens_;    // per head: the caller's token, nullptr when not in flight
-  std::unique_ptr<uint16_t[]> next_;   // free list links (shadow of desc.next)
-  std::unique_ptr<uint16_t[]> last_;   // per head: last descriptor of its chain
-  std::unique_ptr<uint16_t[]> ndesc_;  // per head: ring descriptors it holds
-  std::unique_ptr<uint32_t[]> cap_;    // per head: device-writable bytes
+
+  // cold: where things are
+  RingMemory mem_;
+  Layout layout_;
+  RingAreas areas_;
+  SplitAvailHeader* avail_ = nullptr;
+  uint16_t* used_event_ = nullptr;
+  uint16_t* avail_event_ = nullptr;
+  bool event_idx_ = false;
+  uint16_t indirect_entries_ = 0;
   std::unique_ptr<uint16_t[]> avail_shadow_;  // in order: what each avail slot holds (see set_avail)
 };
 

@@ -96,10 +96,10 @@ TEST_CASE("path selector picks the vector level: CPU's best, capped by max_simd,
     CHECK(p.ops.tx != nullptr);
     CHECK(mentions(p, r.reason));
   }
-  // Nobody asking: no vector path (they do not pay off yet), and it says so.
+  // Nobody asking: no vector path (opt-in, as DPDK's vectorized=1), and it says so.
   const PathChoice d = select_path({.features = base, .cpu = avx512});
   CHECK(d.policy == simd::Policy::scalar);
-  CHECK(mentions(d, "under 1.3x"));
+  CHECK(mentions(d, "opt-in"));
   // Each level its own compiled pair.
   CHECK(simd::burst_ops(ring::RingKind::split, simd::Policy::vector, simd::SimdLevel::avx2).rx !=
         simd::burst_ops(ring::RingKind::split, simd::Policy::vector, simd::SimdLevel::avx512).rx);

@@ -41,9 +41,9 @@ struct PortConfig {
   uint16_t port_id = 0;    // copied into Packet::port on RX
   int numa_node = -1;      // ring memory placement (-1: the caller's node)
   // Highest ISA the burst paths may use. Scalar by default: the vector
-  // kernels equal the scalar paths but measure only 1.1-1.25x them in
-  // instructions per packet (bench_burst under callgrind), under issue #8's
-  // 1.3x bar (pmd::kDefaultMaxSimd); ask for sse42/avx2/avx512 to opt in.
+  // kernels equal the scalar paths and are faster on every path, but split
+  // TX at burst 32 is only at the edge of issue #8's 1.3x bar
+  // (pmd::kDefaultMaxSimd); ask for sse42/avx2/avx512 to opt in.
   simd::SimdLevel max_simd = simd::SimdLevel::scalar;
 };
 

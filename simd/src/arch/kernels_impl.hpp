@@ -190,6 +190,28 @@ uint32_t Kernels<L>::split_tx_singles(SplitState& s, uint32_t hdr, Packet* const
   return i;
 }
 
+// TX reclaim + add, split ring: one call, one copy of the ring state in and
+// out, where tx_burst otherwise makes two (the reap, then split_tx). The reap
+// must take exactly what VectorPath::reap would, or the add would find other
+// free descriptors: everything used up to reap_max, all of it in whole groups
+// the kernel validates. Anything less (a remainder under a group, a group
+// across the ring's end, one failing a check, an overrun the scalar reap
+// must mark) returns before the add, for the caller to finish both the
+// usual way.
+template <SimdLevel L>
+ReclaimTx Kernels<L>::split_reclaim_tx(SplitState& s, Packet** done, uint32_t* lens, uint16_t reap_max, uint32_t hdr,
+                                       Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
+  // Pairs with the device's release store of used->idx (virtio-v1.2
+  // §2.7.8, §2.7.14), as split_pending; split_take acquires it again.
+  const auto used = static_cast<uint16_t>(__atomic_load_n(&s.used->idx, __ATOMIC_ACQUIRE) - s.last_used);
+  if (used > s.inflight) return {};  // overrun: the scalar reap marks the ring broken
+  const uint16_t want = used < reap_max ? used : reap_max;
+  uint64_t unused = 0;
+  const uint16_t k = want >= Group<L>::split_lanes ? split_take<reap_mode>(s, nullptr, done, lens, want, unused) : 0;
+  if (k != want) return {k, 0, false};
+  return {k, split_tx(s, hdr, pkts, n, bytes), true};
+}
+
 template <SimdLevel L>
 uint16_t Kernels<L>::packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
   using Gr = Group<L>;

@@ -15,9 +15,10 @@ using simd::detect_cpu;
 
 // The level the selector may take when nobody asks: scalar. The vector
 // kernels are correct (equal to scalar, test/simd/vector_equiv_test.cpp) and
-// measure 1.4-2.3x the scalar paths in driver time (bench_burst) except split
-// TX at burst 32, 1.25-1.3x: under issue #8's bar of 1.3x everywhere, so a
-// caller opts in with max_simd, as DPDK's virtio PMD asks for vectorized=1.
+// measure 1.35-2.2x the scalar paths in driver time (bench_burst at cf1057b)
+// except split TX at burst 32, 1.25-1.34x: at the edge of issue #8's bar of
+// 1.3x everywhere, so a caller opts in with max_simd, as DPDK's virtio PMD
+// asks for vectorized=1.
 inline constexpr simd::SimdLevel kDefaultMaxSimd = simd::SimdLevel::scalar;
 
 struct PathRequest {

@@ -187,6 +187,29 @@ struct VectorPath {
     return k;
   }
 
+  // TX reclaim and fused add in one kernel call (split rings,
+  // Kernels<L>::split_reclaim_tx): what reap(done, reap_max) and then
+  // tx() would do, with the ring state copied in and out once. When the
+  // kernel's reap stops short of what reap() takes, reap() finishes it and
+  // tx() follows, as the two calls would have. `reaped`: completions in done.
+  template <VectorRing Ring>
+    requires(Ring::kind == ring::RingKind::split)
+  static uint16_t reclaim_tx(Ring& r, Packet** done, uint32_t* lens, uint16_t reap_max, uint16_t& reaped, uint16_t hdr,
+                             Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
+    using I = ring::RingInternals<Ring>;
+    reaped = 0;
+    if (!I::usable(r)) return 0;  // what reap() and tx() return on a broken ring
+    auto s = I::load(r);
+    const ReclaimTx k = Kernels<L>::split_reclaim_tx(s, done, lens, reap_max, hdr, pkts, n, bytes);
+    I::store(r, s);
+    if (k.reaped != 0) I::after_reap(r);  // the same event write the scalar reap makes (§2.7.10)
+    reaped = k.reaped;
+    if (k.complete) return k.sent;
+    reaped = static_cast<uint16_t>(reaped + reap(r, std::span<Packet*>(done + reaped, reap_max - reaped),
+                                                 std::span<uint32_t>(lens + reaped, reap_max - reaped)));
+    return tx(r, hdr, pkts, n, bytes);
+  }
+
   // RX refill (Kernels<L>::*_post). A packed ring holding added but
   // unpublished buffers (none on an RX ring) goes the scalar way, which
   // publishes them in their order.

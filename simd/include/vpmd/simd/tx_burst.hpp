@@ -13,26 +13,39 @@
 
 namespace vpmd::simd {
 
+// Completions reaped per call into a stack array.
+inline constexpr uint32_t kReclaimChunk = 64;
+
+// Completed packets back to their pools. The common case: every packet from
+// the queue's own pool, freed in bulk through its cache; anything else (or
+// all, with no free_pool set) goes back to its own pool.
+template <class Ring>
+void tx_free(TxQueue<Ring>& q, Packet* const* done, uint32_t k) noexcept {
+  const uint32_t own = q.free_pool != nullptr ? q.free_pool->free_own({done, k}, q.cache) : 0;
+  for (uint32_t i = own; i < k; ++i) done[i]->pool->free(done[i]);
+}
+
 // Path: ScalarPath or VectorPath<level> (kernel_path.hpp), as in rx_burst.hpp.
 // Reaps up to `max` completed packets, oldest first; returns how many.
 template <class Ring, BurstPath Path = ScalarPath>
 uint32_t tx_reclaim(TxQueue<Ring>& q, uint32_t max = UINT32_MAX) noexcept {
-  Packet* done[64];
-  uint32_t lens[64];
+  Packet* done[kReclaimChunk];
+  uint32_t lens[kReclaimChunk];
   uint32_t total = 0;
   while (total < max) {
-    const auto want = static_cast<size_t>(std::min<uint32_t>(max - total, 64));
+    const auto want = static_cast<size_t>(std::min<uint32_t>(max - total, kReclaimChunk));
     const uint16_t k = Path::reap(q.ring, std::span<Packet*>(done, want), std::span<uint32_t>(lens, want));
-    // The common case: every packet from the queue's own pool, freed in bulk
-    // through its cache; anything else (or all, with no free_pool set) goes
-    // back to its own pool.
-    const uint32_t own = q.free_pool != nullptr ? q.free_pool->free_own({done, k}, q.cache) : 0;
-    for (uint32_t i = own; i < k; ++i) done[i]->pool->free(done[i]);
+    tx_free(q, done, k);
     total += k;
     if (k < want) break;
   }
   return total;
 }
+
+// The vector paths reclaim and add in one kernel call on a split ring
+// (VectorPath::reclaim_tx) when one chunk holds the reclaim.
+template <class Ring, class Path>
+inline constexpr bool kFusedReclaim = Path::vector && std::same_as<Ring, SplitAny>;
 
 template <class Ring, BurstPath Path = ScalarPath>
 uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
@@ -40,16 +53,33 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
   // a few completions (at most max(reclaim_batch, n)): the cost is spread over
   // the bursts instead of one burst freeing a whole ring (~2 us, the p99.9 of
   // a ping-pong), and a burst of n still finds room for n.
-  if (q.ring.free_descriptors() < std::max<uint16_t>(q.reclaim_threshold, n))
-    tx_reclaim<Ring, Path>(q, std::max<uint16_t>(q.reclaim_batch, n));
+  const bool reclaim = q.ring.free_descriptors() < std::max<uint16_t>(q.reclaim_threshold, n);
+  const uint16_t reap_max = std::max<uint16_t>(q.reclaim_batch, n);
+  if (!kFusedReclaim<Ring, Path> || reap_max > kReclaimChunk) {
+    if (reclaim) tx_reclaim<Ring, Path>(q, reap_max);
+  }
   const uint16_t hdr = q.hdr_size;
   uint64_t bytes = 0;
-  // A run of plain packets (one segment, headroom for the header) in one
-  // fused pass (kernel_path.hpp): each header zeroed, each packet one
+  // Then a run of plain packets (one segment, headroom for the header) in
+  // one fused pass (kernel_path.hpp): each header zeroed, each packet one
   // descriptor. It stops at a packet that is not plain, or when the ring is
   // full, which the add_chain below then finds too; after each packet the
-  // loop takes, the next run goes the same way.
-  uint16_t sent = Path::tx(q.ring, hdr, pkts, n, bytes);
+  // loop takes, the next run goes the same way. The vector paths on a split
+  // ring reclaim in the same kernel call (VectorPath::reclaim_tx).
+  uint16_t sent;
+  if constexpr (kFusedReclaim<Ring, Path>) {
+    if (reclaim && reap_max <= kReclaimChunk) {
+      Packet* done[kReclaimChunk];
+      uint32_t lens[kReclaimChunk];
+      uint16_t reaped;
+      sent = Path::reclaim_tx(q.ring, done, lens, reap_max, reaped, hdr, pkts, n, bytes);
+      tx_free(q, done, reaped);
+    } else {
+      sent = Path::tx(q.ring, hdr, pkts, n, bytes);
+    }
+  } else {
+    sent = Path::tx(q.ring, hdr, pkts, n, bytes);
+  }
   for (; sent < n; sent = static_cast<uint16_t>(sent + Path::tx(q.ring, hdr, pkts + sent, static_cast<uint16_t>(n - sent), bytes))) {
     Packet* p = pkts[sent];
     const bool own_hdr = p->data_off < hdr;  // no headroom: the header gets its own descriptor

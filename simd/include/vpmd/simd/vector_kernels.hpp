@@ -25,6 +25,14 @@
 
 namespace vpmd::simd {
 
+// What Kernels<L>::split_reclaim_tx did: completions reaped, packets added,
+// and whether the reap took all that reap() would have (else the caller
+// finishes the reap and makes the add, as two calls would).
+struct ReclaimTx {
+  uint16_t reaped = 0, sent = 0;
+  bool complete = false;
+};
+
 template <SimdLevel L>
 struct Kernels {
   static uint16_t split_reap(SplitState& s, Packet** toks, uint32_t* lens, uint16_t max) noexcept;
@@ -43,6 +51,12 @@ struct Kernels {
   // Returns how many; adds their data bytes.
   static uint16_t split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept;
   static uint16_t packed_tx(PackedState& s, uint32_t hdr, Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept;
+  // TX reclaim and add in one call (split): the completions reap() would
+  // take, at most reap_max, into done/lens, then split_tx. Stops after the
+  // reap, complete = false, when it took less than that (fewer than a
+  // group, a group across the ring's end or failing a check, an overrun).
+  static ReclaimTx split_reclaim_tx(SplitState& s, Packet** done, uint32_t* lens, uint16_t reap_max, uint32_t hdr,
+                                    Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept;
 
  private:
   // The one group loop behind reap (tokens and lens out) and rx (without

@@ -15,7 +15,7 @@ simd::SimdLevel pick_level(const PathRequest& r, std::string& why) {
   if (level == simd::SimdLevel::scalar)
     why = (r.max_simd == simd::SimdLevel::scalar
                ? "vector paths forbidden by max_simd=scalar (the default, as DPDK's vectorized=1 is opt-in: the "
-                 "vector kernels are 1.25-2.2x the scalar paths in bench_burst; ask for sse4.2/avx2/avx512): "
+                 "vector kernels are 1.3-2.3x the scalar paths in bench_burst; ask for sse4.2/avx2/avx512): "
                  "scalar path ("
                : "CPU lacks sse4.2, no vector kernels: scalar path (") +
           facts + ")";

@@ -45,7 +45,7 @@ std::string usage() {
       "  --no-mrg             do not take VIRTIO_NET_F_MRG_RXBUF\n"
       "  --no-event-idx       do not take VIRTIO_F_EVENT_IDX\n"
       "  --max-simd L         scalar | sse4.2 | avx2 | avx512: cap on the vector burst paths (default scalar:\n"
-      "                       opt-in, as DPDK's vectorized=1; they match scalar exactly and are 1.25-2.2x faster\n"
+      "                       opt-in, as DPDK's vectorized=1; they match scalar exactly and are 1.3-2.3x faster\n"
       "                       in bench_burst; the start line says which runs)\n";
 }
 

@@ -40,10 +40,9 @@ struct PortConfig {
   bool indirect = true;    // take INDIRECT_DESC when offered (multi-segment TX)
   uint16_t port_id = 0;    // copied into Packet::port on RX
   int numa_node = -1;      // ring memory placement (-1: the caller's node)
-  // Highest ISA the burst paths may use. Scalar by default: the vector
-  // kernels equal the scalar paths and are faster on every path, but split
-  // TX at burst 32 is only at the edge of issue #8's 1.3x bar
-  // (pmd::kDefaultMaxSimd); ask for sse42/avx2/avx512 to opt in.
+  // Highest ISA the burst paths may use. Scalar by default, opt-in as
+  // DPDK's vectorized=1 (pmd::kDefaultMaxSimd says why); ask for
+  // sse42/avx2/avx512.
   simd::SimdLevel max_simd = simd::SimdLevel::scalar;
 };
 

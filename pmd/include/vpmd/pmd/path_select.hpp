@@ -15,10 +15,11 @@ using simd::detect_cpu;
 
 // The level the selector may take when nobody asks: scalar. The vector
 // kernels are correct (equal to scalar, test/simd/vector_equiv_test.cpp) and
-// measure 1.35-2.2x the scalar paths in driver time (bench_burst at cf1057b)
-// except split TX at burst 32, 1.25-1.34x: at the edge of issue #8's bar of
-// 1.3x everywhere, so a caller opts in with max_simd, as DPDK's virtio PMD
-// asks for vectorized=1.
+// measure 1.34-2.35x the scalar paths in driver time at every level and
+// burst (bench_burst at 71266e7), but against DPDK's vhost back end the
+// packed vector TX is not ahead of the packed scalar TX (68 against 62
+// cycles per packet at best, vhost-compare at cf1057b): a caller opts in
+// with max_simd, as DPDK's virtio PMD asks for vectorized=1.
 inline constexpr simd::SimdLevel kDefaultMaxSimd = simd::SimdLevel::scalar;
 
 struct PathRequest {

@@ -331,13 +331,18 @@ struct Group {
     return _mm_test_all_ones(_mm_cmpeq_epi32(_mm_min_epu32(x, _mm_set1_epi32(static_cast<int>(0xFFFFu - hdr))), x));
   }
 
-  // Split: used buffers the device has for us, or 0 when it overran (the
-  // scalar reap then marks the ring broken, §2.7.8).
-  static uint16_t split_pending(const SplitState& s) noexcept {
+  // Split: used elements past ours as the device's used->idx says, more
+  // than in flight when it overran.
+  static uint16_t split_used(const SplitState& s) noexcept {
     // Pairs with the device's release store of used->idx after it wrote the
     // used elements (virtio-v1.2 §2.7.8, §2.7.14): they are stable below.
     const uint16_t used_idx = __atomic_load_n(&s.used->idx, __ATOMIC_ACQUIRE);
-    const auto n = static_cast<uint16_t>(used_idx - s.last_used);
+    return static_cast<uint16_t>(used_idx - s.last_used);
+  }
+  // Split: used buffers the device has for us, or 0 when it overran (the
+  // scalar reap then marks the ring broken, §2.7.8).
+  static uint16_t split_pending(const SplitState& s) noexcept {
+    const uint16_t n = split_used(s);
     return n > s.inflight ? 0 : n;
   }
 

@@ -201,9 +201,9 @@ uint32_t Kernels<L>::split_tx_singles(SplitState& s, uint32_t hdr, Packet* const
 template <SimdLevel L>
 ReclaimTx Kernels<L>::split_reclaim_tx(SplitState& s, Packet** done, uint32_t* lens, uint16_t reap_max, uint32_t hdr,
                                        Packet* const* pkts, uint16_t n, uint64_t& bytes) noexcept {
-  // Pairs with the device's release store of used->idx (virtio-v1.2
-  // §2.7.8, §2.7.14), as split_pending; split_take acquires it again.
-  const auto used = static_cast<uint16_t>(__atomic_load_n(&s.used->idx, __ATOMIC_ACQUIRE) - s.last_used);
+  // split_take acquires used->idx again: a device that added more since
+  // leaves them to the next burst, as a reap that had looked here would.
+  const uint16_t used = Group<L>::split_used(s);
   if (used > s.inflight) return {};  // overrun: the scalar reap marks the ring broken
   const uint16_t want = used < reap_max ? used : reap_max;
   uint64_t unused = 0;

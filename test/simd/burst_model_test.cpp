@@ -326,6 +326,40 @@ TEMPLATE_TEST_CASE("TX burst path against the model: header in headroom, chains,
   }
 }
 
+// A packet without headroom takes the header slot of the descriptor the
+// next add would use (TxQueue::hdr_slots, keyed on next_id()); on a full
+// ring that names no free descriptor (a buffer in flight, or the split free
+// queue's sentinel), so tx_burst must stop before touching any slot.
+TEMPLATE_TEST_CASE("TX on a full ring leaves the header slots alone", "[simd][tx]", simd::SplitAny, simd::SplitInOrder,
+                   simd::PackedAny, simd::PackedInOrder) {
+  auto pool = make_pool();
+  Rig<TestType> r(8);
+  simd::TxQueue<TestType> q(std::move(r.ring));
+  q.hdr_size = kHdr;
+  q.free_pool = pool.get();
+  auto cache = pool->make_cache();
+  q.cache = cache->get();
+  test::TestMemory slots(9 * kHdr);  // one past the ring: the sentinel's slot too
+  std::memset(slots.data(), 0xab, 9 * kHdr);
+  q.hdr_slots = slots.data();
+  q.hdr_slots_iova = reinterpret_cast<uint64_t>(slots.data());
+  Packet* pkts[8];
+  for (Packet*& p : pkts) {
+    p = pool->alloc();
+    REQUIRE(p != nullptr);
+    REQUIRE(p->append(60) != nullptr);
+  }
+  REQUIRE(simd::tx_burst(q, pkts, 8) == 8);  // headroom: no slot used; the ring is full
+  Packet* bare = pool->alloc();
+  REQUIRE(bare != nullptr);
+  bare->data_off = 0;  // no headroom
+  REQUIRE(bare->append(60) != nullptr);
+  CHECK(simd::tx_burst(q, &bare, 1) == 0);
+  for (size_t k = 0; k < 9 * kHdr; ++k) REQUIRE(static_cast<uint8_t>(slots.data()[k]) == 0xab);
+  pool->free(bare);
+  q.ring.detach_all([&](Packet* p) { pool->free(p); });
+}
+
 TEMPLATE_TEST_CASE("TX reclaim is capped per burst and the watchdog notifies a device that missed a notification",
                    "[simd][tx]", simd::SplitAny, simd::SplitInOrder, simd::PackedAny, simd::PackedInOrder) {
   tx_watchdog_and_capped_reclaim<TestType>();

@@ -91,6 +91,9 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
       ++sent;
       continue;
     }
+    // Full: next_id() names no free descriptor then, and its header slot
+    // may belong to a buffer in flight.
+    if (q.ring.free_descriptors() == 0) break;
     ring::Segment segs[32];
     uint16_t ns = 0;
     if (own_hdr) {

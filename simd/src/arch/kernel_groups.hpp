@@ -160,8 +160,9 @@ struct Group {
 
   // Which way a run of the free list from d would go (run4's Dir): up
   // when d links to d+1, else down. One load instead of a call of the
-  // run loop that fails at its first group: the direction changes once a
-  // lap, and a guess from the last call was wrong every other burst.
+  // run loop that fails at its first group: on the packed ring's id stack
+  // the direction changes once a lap, and a guess from the last call was
+  // wrong every other burst.
   [[gnu::always_inline]] static int list_dir(const uint16_t* next, uint32_t d) noexcept {
     return next[d] == d + 1 ? 1 : -1;
   }
@@ -181,6 +182,45 @@ struct Group {
     }
     __builtin_memcpy(next + base, &links, sizeof links);
     return dir > 0 ? base + 3 : base;
+  }
+
+  // Split, the free queue (split_ring.hpp): the same pushes as the per-id
+  // loop makes them, in group order: tokens cleared, the tail (or the
+  // sentinel, `end`, when the queue is empty) linked to the first, each to
+  // the next, the last marked the end. Returns the new tail.
+  static uint32_t push4_queue(Packet** tokens, uint16_t* next, uint32_t base, int dir, uint32_t tail,
+                              uint32_t end) noexcept {
+    const __m128i zero = _mm_setzero_si128();
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(tokens + base), zero);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(tokens + base + 2), zero);
+    next[tail] = static_cast<uint16_t>(dir > 0 ? base : base + 3);
+    const uint64_t links = queue_links(base, dir, end);
+    __builtin_memcpy(next + base, &links, sizeof links);
+    return dir > 0 ? base + 3 : base;
+  }
+  // next[base..base+3] for the pushes above: up, base+1, base+2, base+3,
+  // end; down (base+3 first), end, base, base+1, base+2.
+  [[gnu::always_inline]] static uint64_t queue_links(uint32_t base, int dir, uint32_t end) noexcept {
+    return dir > 0 ? base * 0x0000'0001'0001'0001u + 0x0000'0003'0002'0001u + (uint64_t{end} << 48)
+                   : base * 0x0001'0001'0001'0000u + 0x0002'0001'0000'0000u + end;
+  }
+
+  // Split: avail slots slot..slot+3 name the four heads in `heads` (16-bit
+  // lanes), stored only when they change (SplitRing::set_avail: the
+  // driver's own copy decides, never the shared ring).
+  [[gnu::always_inline]] static void set_avail4(uint16_t* avail_ring, uint16_t* shadow, uint32_t slot,
+                                                uint64_t heads) noexcept {
+    uint64_t was;
+    __builtin_memcpy(&was, shadow + slot, sizeof was);
+    if (was == heads) return;
+    __builtin_memcpy(shadow + slot, &heads, sizeof heads);
+    __builtin_memcpy(avail_ring + slot, &heads, sizeof heads);
+  }
+  [[gnu::always_inline]] static void set_avail1(uint16_t* avail_ring, uint16_t* shadow, uint32_t slot,
+                                                uint32_t head) noexcept {
+    if (shadow[slot] == head) return;
+    shadow[slot] = static_cast<uint16_t>(head);
+    avail_ring[slot] = static_cast<uint16_t>(head);
   }
 
   // Packed: the head flags of n single descriptors added at positions

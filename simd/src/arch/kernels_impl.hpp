@@ -16,8 +16,8 @@ namespace vpmd::simd {
 
 // Split ring, any order: whole groups of used elements, validated at once
 // (kernel_groups.hpp), then retired in ring order exactly as
-// SplitRing::reap does: the same free-list pushes in the same order
-// (last[id] == id for a single), the same counters.
+// SplitRing::reap does: the same pushes at the free queue's tail in the
+// same order (last[id] == id for a single), the same counters.
 
 template <SimdLevel L>
 template <int Mode>
@@ -31,6 +31,9 @@ uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, ui
   const uint16_t mask = s.mask;
   uint64_t b = 0;  // a local: `bytes` could alias the packets written
   uint16_t done = 0;
+  // The free queue's tail, or its sentinel when empty (SplitRing::reap_each).
+  const bool was_empty = s.num_free == 0;
+  uint32_t tail = was_empty ? s.size : s.free_tail;
   while (avail - done >= G) {
     const auto slot = static_cast<uint16_t>(s.last_used & mask);
     if (slot + (G - 1) > mask) break;  // the group wraps the used ring: left to the scalar reap
@@ -39,19 +42,21 @@ uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, ui
     // fail at once.
     const uint32_t groups = std::min<uint32_t>((avail - done) / G, (mask + 1u - slot) / G);
     const ring::SplitUsedElem* const u = s.used_ring + slot;
-    uint32_t head = s.free_head;
     const uint32_t g =
         u[1].id == u[0].id + 1
-            ? Take<L>::template split_runs<1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, slot, head, b)
-            : Take<L>::template split_runs<-1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, slot, head, b);
+            ? Take<L>::template split_runs<1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, slot, tail, b)
+            : Take<L>::template split_runs<-1, M>(s, h, out + done, Rx ? nullptr : lens + done, groups, slot, tail, b);
     if (g != 0) {
-      s.free_head = static_cast<uint16_t>(head);
       s.last_used = static_cast<uint16_t>(s.last_used + G * g);
       done = static_cast<uint16_t>(done + G * g);
       continue;
     }
-    if (!split_group<Mode>(s, h, out + done, Rx ? nullptr : lens + done, b)) break;
+    if (!split_group<Mode>(s, h, out + done, Rx ? nullptr : lens + done, b, tail)) break;
     done = static_cast<uint16_t>(done + G);
+  }
+  if (done != 0) {
+    if (was_empty) s.free_head = s.next[s.size];
+    s.free_tail = static_cast<uint16_t>(tail);
   }
   bytes += b;
   s.num_free = static_cast<uint16_t>(s.num_free + done);
@@ -63,7 +68,8 @@ uint16_t Kernels<L>::split_take(SplitState& s, const RxHead* h, Packet** out, ui
 // split_take's loop, which the runs take nearly always, short of registers.
 template <SimdLevel L>
 template <int Mode>
-bool Kernels<L>::split_group(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint64_t& bytes) noexcept {
+bool Kernels<L>::split_group(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint64_t& bytes,
+                             uint32_t& tail) noexcept {
   using Gr = Group<L>;
   constexpr uint16_t G = Gr::split_lanes;
   constexpr bool Rx = Mode != reap_mode;
@@ -82,18 +88,17 @@ bool Kernels<L>::split_group(SplitState& s, const RxHead* h, Packet** out, uint3
   if constexpr (Rx) {
     if (!Gr::rx_finish(rx, out, len, G, bytes)) return false;
   }
-  uint16_t fh = s.free_head;
   if (dir != 0) {
-    fh = static_cast<uint16_t>(Gr::push4(tokens, next, dir > 0 ? id[0] : id[3], dir, fh));
+    tail = Gr::push4_queue(tokens, next, dir > 0 ? id[0] : id[3], dir, tail, s.size);
   } else {
     for (uint16_t k = 0; k < G; ++k) {
       const uint32_t d = id[k];
       tokens[d] = nullptr;
-      next[d] = fh;
-      fh = static_cast<uint16_t>(d);
+      next[tail] = static_cast<uint16_t>(d);
+      tail = d;
     }
+    next[tail] = s.size;
   }
-  s.free_head = fh;
   s.last_used = static_cast<uint16_t>(s.last_used + G);
   return true;
 }
@@ -134,8 +139,8 @@ uint16_t Kernels<L>::split_tx(SplitState& s, uint32_t hdr, Packet* const* pkts, 
       uint32_t d = s.free_head;
       const auto runs = [&]<uint32_t H>() __attribute__((always_inline)) {
         return Gr::list_dir(s.next, d) > 0
-                   ? Post<L>::template split_tx_runs<1, H>(s, hdr, pkts + i, groups, d, s.avail_ring + slot, b)
-                   : Post<L>::template split_tx_runs<-1, H>(s, hdr, pkts + i, groups, d, s.avail_ring + slot, b);
+                   ? Post<L>::template split_tx_runs<1, H>(s, hdr, pkts + i, groups, d, slot, b)
+                   : Post<L>::template split_tx_runs<-1, H>(s, hdr, pkts + i, groups, d, slot, b);
       };
       const uint32_t g = hdr == 12   ? runs.template operator()<12>()
                          : hdr == 10 ? runs.template operator()<10>()
@@ -178,7 +183,7 @@ uint32_t Kernels<L>::split_tx_singles(SplitState& s, uint32_t hdr, Packet* const
     s.last[d] = static_cast<uint16_t>(d);
     s.ndesc[d] = 1;
     s.cap[d] = 0;  // device-readable: no length to report
-    s.avail_ring[avail & mask] = static_cast<uint16_t>(d);
+    Gr::set_avail1(s.avail_ring, s.avail_shadow, avail & mask, d);
     ++avail;
     d = s.next[d];
   }

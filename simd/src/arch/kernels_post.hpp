@@ -6,11 +6,13 @@
 //
 // A reap of buffers the device completed in order pushes their ids on the
 // free list one by one, so the list then runs through consecutive ids, four
-// at a time down (or, a lap later, up): on a split ring such a run is
-// booked as one group, one store per bookkeeping array, by a loop of its
-// own per direction (Post::split_runs) that keeps only what a group needs in
-// registers. Anything else (the list's ragged ends, a run that stops) goes
-// one buffer at a time.
+// at a time: up on the split ring's free queue (in the order they went out,
+// so each lands in the avail slot it had a lap before and that store is
+// skipped), down on the packed ring's id stack (a lap later, up). On a
+// split ring such a run is booked as one group, one store per bookkeeping
+// array, by a loop of its own per direction (Post::split_runs) that keeps
+// only what a group needs in registers. Anything else (the list's ragged
+// ends, a run that stops) goes one buffer at a time.
 #include <algorithm>
 
 #include "kernel_groups.hpp"
@@ -29,9 +31,13 @@ struct Post {
     uint16_t* ndesc;
     uint32_t* cap;
     const uint16_t* next;
+    uint16_t* avail_ring;
+    uint16_t* avail_shadow;
     uint32_t mask;
   };
-  static SplitArrays arrays(const SplitState& s) noexcept { return {s.desc, s.tokens, s.last, s.ndesc, s.cap, s.next, s.mask}; }
+  static SplitArrays arrays(const SplitState& s) noexcept {
+    return {s.desc, s.tokens, s.last, s.ndesc, s.cap, s.next, s.avail_ring, s.avail_shadow, s.mask};
+  }
 
   // tokens[base + k] for the four packets p[0..3] taken in list order.
   template <int Dir>
@@ -49,10 +55,15 @@ struct Post {
 
   // Split: what add_singles books for the four heads base..base+3 the
   // packets p[0..3] take in list order (token, last = itself, one
-  // descriptor, cap), and the four avail slots naming them.
+  // descriptor, cap), and the four avail slots naming them (stored only
+  // when they change: Group::set_avail4).
   template <int Dir>
-  [[gnu::always_inline]] static void book_split(Packet** tokens, uint16_t* last, uint16_t* ndesc, uint32_t* cap,
-                                                uint32_t base, Packet* const* p, __m128i capv, uint16_t* slot) noexcept {
+  [[gnu::always_inline]] static void book_split(const SplitArrays& a, uint32_t base, Packet* const* p, __m128i capv,
+                                                uint32_t slot) noexcept {
+    Packet** const tokens = a.tokens;
+    uint16_t* const last = a.last;
+    uint16_t* const ndesc = a.ndesc;
+    uint32_t* const cap = a.cap;
     tokens4<Dir>(tokens + base, p);
     // last[base + k] = base + k, slot k = the k-th head in list order: one
     // broadcast of base, two adds.
@@ -63,7 +74,7 @@ struct Post {
     _mm_storel_epi64(reinterpret_cast<__m128i*>(last + base), lasts);
     __builtin_memcpy(ndesc + base, &ones, sizeof ones);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(cap + base), capv);
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(slot), slots);
+    Gr::set_avail4(a.avail_ring, a.avail_shadow, slot, static_cast<uint64_t>(_mm_cvtsi128_si64(slots)));
   }
 
   // Split: up to `groups` groups while the list runs in direction Dir and
@@ -72,8 +83,11 @@ struct Post {
   // descriptor, cap = len), its slot. Returns how many; d moves past them.
   template <int Dir>
   [[gnu::noinline]] static uint32_t split_runs(const SplitState& s, Packet* const* p, uint32_t groups, uint32_t& d_io,
-                                               uint16_t* slot, __m128i body, uint32_t len) noexcept {
-    const auto [desc, tokens, last, ndesc, cap, next, mask] = arrays(s);
+                                               uint32_t slot, __m128i body, uint32_t len) noexcept {
+    const SplitArrays a = arrays(s);
+    ring::SplitDesc* const desc = a.desc;
+    const uint16_t* const next = a.next;
+    const uint32_t mask = a.mask;
     const __m128i capv = _mm_set1_epi32(static_cast<int>(len));
     uint32_t d = d_io, g = 0, base, after;
     for (; g < groups && Gr::template run4<Dir>(next, d, mask, base, after); ++g, p += 4, slot += 4) {
@@ -83,7 +97,7 @@ struct Post {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dg + k),
                          _mm_add_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(&q->buf_iova)), body));
       }
-      book_split<Dir>(tokens, last, ndesc, cap, base, p, capv, slot);
+      book_split<Dir>(a, base, p, capv, slot);
       d = after;
     }
     d_io = d;
@@ -99,8 +113,11 @@ struct Post {
   // lengths with the header.
   template <int Dir, uint32_t H>
   [[gnu::noinline]] static uint32_t split_tx_runs(const SplitState& s, uint32_t hdr, Packet* const* p, uint32_t groups,
-                                                  uint32_t& d_io, uint16_t* slot, uint64_t& bytes) noexcept {
-    const auto [desc, tokens, last, ndesc, cap, next, mask] = arrays(s);
+                                                  uint32_t& d_io, uint32_t slot, uint64_t& bytes) noexcept {
+    const SplitArrays a = arrays(s);
+    ring::SplitDesc* const desc = a.desc;
+    const uint16_t* const next = a.next;
+    const uint32_t mask = a.mask;
     const uint32_t hs = H != 0 ? H : hdr;
     uint64_t b = 0;
     uint32_t d = d_io, g = 0, base, after;
@@ -117,7 +134,7 @@ struct Post {
       put(dg + (Dir > 0 ? 1 : 2), p1);
       put(dg + (Dir > 0 ? 2 : 1), p2);
       put(dg + (Dir > 0 ? 3 : 0), p3);
-      book_split<Dir>(tokens, last, ndesc, cap, base, p, _mm_setzero_si128(), slot);
+      book_split<Dir>(a, base, p, _mm_setzero_si128(), slot);
       d = after;
     }
     d_io = d;
@@ -197,8 +214,8 @@ void Kernels<L>::split_post(SplitState& s, Packet* const* pkts, uint16_t n, uint
     if (n - i >= 4 && slot + 3 <= mask) {
       const uint32_t groups = std::min((n - i) / 4, (mask + 1 - slot) / 4);
       const uint32_t g = Group<L>::list_dir(s.next, d) < 0
-                             ? P::template split_runs<-1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len)
-                             : P::template split_runs<1>(s, pkts + i, groups, d, s.avail_ring + slot, body, len);
+                             ? P::template split_runs<-1>(s, pkts + i, groups, d, slot, body, len)
+                             : P::template split_runs<1>(s, pkts + i, groups, d, slot, body, len);
       if (g != 0) {
         i += 4 * g;
         slot = (slot + 4 * g) & mask;
@@ -212,7 +229,7 @@ void Kernels<L>::split_post(SplitState& s, Packet* const* pkts, uint16_t n, uint
     s.last[d] = static_cast<uint16_t>(d);
     s.ndesc[d] = 1;
     s.cap[d] = len;
-    s.avail_ring[slot] = static_cast<uint16_t>(d);
+    Group<L>::set_avail1(s.avail_ring, s.avail_shadow, slot, d);
     d = s.next[d];
     slot = (slot + 1) & mask;
     ++i;

@@ -2,7 +2,8 @@
 // Take<L>: the group loops' (Kernels<L>::split_take, packed_take) fast case,
 // groups of four used buffers whose ids run through consecutive ids, up or
 // down, as a device completing buffers in the order they were made
-// available returns the free list's runs (kernels_post.hpp). Such a group
+// available returns the free list's runs (kernels_post.hpp: up on the split
+// ring's free queue, both ways on the packed ring's id stack). Such a group
 // needs only its lowest id checked for range (the four are then distinct
 // and in range) and its tokens, descriptor counts and caps one load each,
 // so the loop keeps little in registers: one loop per direction and mode.
@@ -43,14 +44,15 @@ struct Take {
   // (§5.1.6.4: data_len, pkt_len, port, queue, DATA_VALID with GUEST_CSUM,
   // bytes), reap stores the reported lens; both put the tokens in return
   // order to `out` and push the ids on the free list in that order, as the
-  // scalar reap does. Returns false, having written nothing, when the group
+  // scalar reap does: split at the free queue's tail `fh` (end: the
+  // sentinel, Group::push4_queue), packed (end 0) on the id list's head. Returns false, having written nothing, when the group
   // does not qualify. The lens are loaded only when they matter: a reap of
   // buffers that are all device-readable (TX) reports 0 for each whatever
   // the device wrote, without reading it.
-  template <int Dir, TakeMode M, class LoadLens>
+  template <int Dir, TakeMode M, bool Queue, class LoadLens>
   [[gnu::always_inline]] static bool group(const Rx& rx, Packet** tokens, const uint32_t* cap, const uint16_t* ndesc,
                                            uint16_t* next, uint32_t base, const LoadLens& load_lens, Packet** out,
-                                           uint32_t* lens, uint32_t& fh, __m128i& sum) noexcept {
+                                           uint32_t* lens, uint32_t& fh, uint32_t end, __m128i& sum) noexcept {
     const __m128i zero = _mm_setzero_si128();
     const __m128i t01 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tokens + base));
     const __m128i t23 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(tokens + base + 2));
@@ -97,13 +99,20 @@ struct Take {
     }
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out), o01);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2), o23);
-    // The free-list pushes in return order (Group::push4).
+    // The free-list pushes in return order (Group::push4_queue, push4).
     _mm_storeu_si128(reinterpret_cast<__m128i*>(tokens + base), zero);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(tokens + base + 2), zero);
-    const uint64_t links = Dir > 0 ? uint64_t{fh} + base * 0x0001'0001'0001'0000u + 0x0002'0001'0000'0000u
-                                   : (uint64_t{fh} << 48) + base * 0x0000'0001'0001'0001u + 0x0000'0003'0002'0001u;
-    __builtin_memcpy(next + base, &links, sizeof links);
-    fh = Dir > 0 ? base + 3 : base;
+    if constexpr (Queue) {
+      next[fh] = static_cast<uint16_t>(Dir > 0 ? base : base + 3);
+      const uint64_t links = Group<L>::queue_links(base, Dir, end);
+      __builtin_memcpy(next + base, &links, sizeof links);
+      fh = Dir > 0 ? base + 3 : base;
+    } else {
+      const uint64_t links = Dir > 0 ? uint64_t{fh} + base * 0x0001'0001'0001'0000u + 0x0002'0001'0000'0000u
+                                     : (uint64_t{fh} << 48) + base * 0x0000'0001'0001'0001u + 0x0000'0003'0002'0001u;
+      __builtin_memcpy(next + base, &links, sizeof links);
+      fh = Dir > 0 ? base + 3 : base;
+    }
     return true;
   }
 
@@ -124,7 +133,8 @@ struct Take {
 
   // Split: up to `groups` groups of used elements from used_ring[slot] on
   // (not wrapping), read after split_pending()'s acquire of used->idx
-  // (§2.7.8). Returns how many were taken; fh is the free list's head.
+  // (§2.7.8). Returns how many were taken; fh is the free queue's tail (or
+  // its sentinel, s.size, when it was empty).
   template <int Dir, TakeMode M>
   [[gnu::noinline]] static uint32_t split_runs(const SplitState& s, const RxHead* h, Packet** out, uint32_t* lens,
                                                uint32_t groups, uint32_t slot, uint32_t& fh, uint64_t& bytes) noexcept {
@@ -134,6 +144,7 @@ struct Take {
     const uint16_t* const ndesc = s.ndesc;
     uint16_t* const next = s.next;
     const uint32_t last_base = s.mask - 3u;  // groups > 0 implies a ring of at least 4
+    const uint32_t end = s.size;
     const Rx rx(h);
     __m128i sum = _mm_setzero_si128();
     uint32_t head = fh, g = 0, base;
@@ -144,8 +155,8 @@ struct Take {
         return _mm_set_epi32(static_cast<int>(u[3].len), static_cast<int>(u[2].len), static_cast<int>(u[1].len),
                              static_cast<int>(u[0].len));
       };
-      if (!group<Dir, M>(rx, tokens, cap, ndesc, next, base, lv, out + 4 * g,
-                              M == TakeMode::reap ? lens + 4 * g : nullptr, head, sum)) break;
+      if (!group<Dir, M, true>(rx, tokens, cap, ndesc, next, base, lv, out + 4 * g,
+                               M == TakeMode::reap ? lens + 4 * g : nullptr, head, end, sum)) break;
     }
     fh = head;
     bytes += hsum(sum);
@@ -183,8 +194,8 @@ struct Take {
         return _mm_set_epi32(static_cast<int>(d[3].len), static_cast<int>(d[2].len), static_cast<int>(d[1].len),
                              static_cast<int>(d[0].len));
       };
-      if (!group<Dir, M>(rx, tokens, cap, ndesc, next, base, lv, out + 4 * g,
-                              M == TakeMode::reap ? lens + 4 * g : nullptr, head, sum)) break;
+      if (!group<Dir, M, false>(rx, tokens, cap, ndesc, next, base, lv, out + 4 * g,
+                                M == TakeMode::reap ? lens + 4 * g : nullptr, head, 0, sum)) break;
     }
     fh = head;
     bytes += hsum(sum);

@@ -6,6 +6,14 @@
 // back from the shared ring, so a device scribbling on the driver area cannot
 // steer the driver (Linux virtio_ring.c does the same). What the device writes
 // (used idx, used ids and lengths) is validated before it is believed.
+//
+// Any order, the free descriptor list is a queue: a buffer's descriptors go
+// back at its tail when the device returns it, and adds take them from its
+// head. A device that completes in order (as every back end does for
+// single-descriptor buffers) then gets descriptor d in the same avail slot
+// lap after lap, the fixed slot-to-descriptor mapping DPDK's vector paths
+// set up by trusting the device, kept here without trusting it: set_avail
+// stores only the entries that change.
 #include <algorithm>
 #include <cstring>
 #include <memory>
@@ -49,6 +57,8 @@ class SplitRing {
   bool indirect_enabled() const { return indirect_entries_ != 0; }
   // The head descriptor the next add will use: unique among buffers in
   // flight, so a caller can key per-buffer side data (a TX header slot) on it.
+  // Meaningful only while a descriptor is free (any order, a full ring's is
+  // the sentinel, size()).
   uint16_t next_id() const noexcept { return in_order ? next_desc_ : free_head_; }
 
   // Adds one buffer made of `segs` (device-readable segments first, then
@@ -197,7 +207,9 @@ class SplitRing {
     const uint16_t* const ndesc = ndesc_.get();
     const SplitUsedElem* const used = used_ring_;
     const uint16_t mask = mask_, size = size_, first = last_used_.value();
-    uint16_t free_head = free_head_, freed = 0, done = 0;
+    // The queue's tail, or the sentinel (next_[size]) when it is empty, so
+    // every push is the same link store (see the members).
+    uint16_t tail = num_free_ == 0 ? size : free_tail_, freed = 0, done = 0;
     for (; done < n; ++done) {
       const SplitUsedElem& e = used[(first + done) & mask];
       const uint32_t id = e.id, len = e.len;
@@ -208,10 +220,14 @@ class SplitRing {
       if (!take(done, tokens[id], cap[id] != 0 ? len : 0)) break;
       tokens[id] = nullptr;
       freed = static_cast<uint16_t>(freed + ndesc[id]);
-      next[last[id]] = free_head;
-      free_head = static_cast<uint16_t>(id);
+      next[tail] = static_cast<uint16_t>(id);
+      tail = last[id];
     }
-    free_head_ = free_head;
+    if (done != 0) {
+      next[tail] = size;  // the end, as the vector kernels leave it (Group::queue_links)
+      if (num_free_ == 0) free_head_ = next[size];
+      free_tail_ = tail;
+    }
     num_free_ = static_cast<uint16_t>(num_free_ + freed);
     inflight_ = static_cast<uint16_t>(inflight_ - done);
     last_used_ += done;
@@ -276,9 +292,9 @@ class SplitRing {
   SplitRing(const RingConfig& c, RingMemory mem, const Layout& l)
       : tokens_(std::make_unique<Token[]>(c.size)), cap_(std::make_unique<uint32_t[]>(c.size)),
         ndesc_(std::make_unique<uint16_t[]>(c.size)), last_(std::make_unique<uint16_t[]>(c.size)),
-        next_(std::make_unique<uint16_t[]>(c.size)), size_(c.size), mask_(static_cast<uint16_t>(c.size - 1)),
-        mem_(mem), layout_(l), event_idx_((c.features & feature::event_idx) != 0), indirect_entries_(indirect_of(c)),
-        avail_shadow_(in_order ? std::make_unique<uint16_t[]>(c.size) : nullptr) {
+        next_(std::make_unique<uint16_t[]>(size_t{c.size} + 1)), avail_shadow_(std::make_unique<uint16_t[]>(c.size)),
+        size_(c.size), mask_(static_cast<uint16_t>(c.size - 1)), mem_(mem), layout_(l),
+        event_idx_((c.features & feature::event_idx) != 0), indirect_entries_(indirect_of(c)) {
     // The areas are plain structs in DMA memory; the device accesses them
     // concurrently, hence every shared access goes through barrier::.
     desc_ = reinterpret_cast<SplitDesc*>(mem.va + l.desc);
@@ -294,12 +310,13 @@ class SplitRing {
 
   void reset_state() {
     std::memset(mem_.va, 0, layout_.total);
+    for (uint32_t i = 0; i <= size_; ++i) next_[i] = static_cast<uint16_t>(i + 1);  // 0, 1, ..., size - 1: the end
     for (uint32_t i = 0; i < size_; ++i) {
-      next_[i] = static_cast<uint16_t>((i + 1) & mask_);
       tokens_[i] = nullptr;
-      if constexpr (in_order) avail_shadow_[i] = avail_ring_[i] = static_cast<uint16_t>(i);
+      avail_shadow_[i] = avail_ring_[i] = static_cast<uint16_t>(i);  // what a first lap stores
     }
     free_head_ = next_desc_ = inorder_head_ = 0;
+    free_tail_ = static_cast<uint16_t>(size_ - 1);
     num_free_ = size_;
     inflight_ = ready_ = chains_ = 0;
     avail_idx_ = published_ = kicked_ = last_used_ = RingIdx(0);
@@ -335,16 +352,15 @@ class SplitRing {
     ++avail_idx_;
   }
 
-  // In order, single-descriptor buffers keep avail slot i naming descriptor
-  // i lap after lap. Storing only an entry that changes (checked against the
-  // driver's private copy, never read back from the shared ring) leaves that
-  // cache line shared with the device's core instead of pulling it back to
-  // ours on every burst. Any order, the free list makes entries vary.
+  // Single-descriptor buffers completed in order keep avail slot i naming
+  // the same descriptor lap after lap (in order: descriptor i; any order: the
+  // free queue's doing, see the top). Storing only an entry that changes
+  // (checked against the driver's private copy, never read back from the
+  // shared ring) leaves that cache line shared with the device's core
+  // instead of pulling it back to ours on every burst.
   void set_avail(uint16_t* avail_ring, uint16_t slot, uint16_t d) {
-    if constexpr (in_order) {
-      if (avail_shadow_[slot] == d) return;
-      avail_shadow_[slot] = d;
-    }
+    if (avail_shadow_[slot] == d) return;
+    avail_shadow_[slot] = d;
     avail_ring[slot] = d;
   }
 
@@ -453,11 +469,16 @@ class SplitRing {
   std::unique_ptr<uint32_t[]> cap_;    // per head: device-writable bytes
   std::unique_ptr<uint16_t[]> ndesc_;  // per head: ring descriptors it holds
   std::unique_ptr<uint16_t[]> last_;   // per head: last descriptor of its chain
-  std::unique_ptr<uint16_t[]> next_;   // free list links (shadow of desc.next)
+  // Free queue links (shadow of desc.next) and, at [size], the sentinel: a
+  // push links the tail (or, when the queue is empty, the sentinel) to what
+  // it frees, and marks its last descriptor the end with `size`.
+  std::unique_ptr<uint16_t[]> next_;
+  std::unique_ptr<uint16_t[]> avail_shadow_;  // what each avail slot holds (see set_avail)
   uint16_t size_ = 0, mask_ = 0;
   // the driver's shadows
   RingIdx avail_idx_, last_used_;
   uint16_t free_head_ = 0, num_free_ = 0, inflight_ = 0;
+  uint16_t free_tail_ = 0;  // the free queue's last descriptor (stale when num_free_ == 0)
   RingIdx published_, kicked_;
   uint16_t next_desc_ = 0, inorder_head_ = 0;
   uint16_t ready_ = 0;        // in-order: buffers known used, not yet returned
@@ -475,7 +496,6 @@ class SplitRing {
   uint16_t* avail_event_ = nullptr;
   bool event_idx_ = false;
   uint16_t indirect_entries_ = 0;
-  std::unique_ptr<uint16_t[]> avail_shadow_;  // in order: what each avail slot holds (see set_avail)
 };
 
 }  // namespace vpmd::ring

@@ -23,9 +23,10 @@ struct SplitState {
   uint32_t* cap;
   uint16_t* ndesc;
   uint16_t* last;
-  uint16_t* next;
+  uint16_t* next;          // size + 1 entries: [size] is the free queue's sentinel
+  uint16_t* avail_shadow;  // what each avail slot holds: store only what changes
   uint16_t size, mask;
-  uint16_t avail_idx, last_used, free_head, num_free, inflight;
+  uint16_t avail_idx, last_used, free_head, num_free, inflight, free_tail;
 };
 
 // Packed ring, any order (virtio-v1.2 §2.8). Shadows are in/out.
@@ -67,8 +68,8 @@ struct RingInternals<SplitRing<AnyOrder<Packet>>> {
   static bool usable(const R& r) noexcept { return r.broken_ == Broken::none; }
   static simd::SplitState load(R& r) noexcept {
     return {r.desc_, r.avail_ring_, r.used_, r.used_ring_, r.tokens_.get(), r.cap_.get(), r.ndesc_.get(),
-            r.last_.get(), r.next_.get(), r.size_, r.mask_, r.avail_idx_.value(), r.last_used_.value(),
-            r.free_head_, r.num_free_, r.inflight_};
+            r.last_.get(), r.next_.get(), r.avail_shadow_.get(), r.size_, r.mask_, r.avail_idx_.value(),
+            r.last_used_.value(), r.free_head_, r.num_free_, r.inflight_, r.free_tail_};
   }
   static void store(R& r, const simd::SplitState& s) noexcept {
     r.avail_idx_ = RingIdx(s.avail_idx);
@@ -76,6 +77,7 @@ struct RingInternals<SplitRing<AnyOrder<Packet>>> {
     r.free_head_ = s.free_head;
     r.num_free_ = s.num_free;
     r.inflight_ = s.inflight;
+    r.free_tail_ = s.free_tail;
   }
   // Whether a kernel call may find a whole group: 4 used elements past ours
   // (a peek, as has_used(); the kernel acquires used->idx itself).

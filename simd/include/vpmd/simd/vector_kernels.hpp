@@ -65,7 +65,8 @@ struct Kernels {
   template <int Mode>
   static uint16_t split_take(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint16_t max, uint64_t& bytes) noexcept;
   template <int Mode>
-  [[gnu::noinline]] static bool split_group(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint64_t& bytes) noexcept;
+  [[gnu::noinline]] static bool split_group(SplitState& s, const RxHead* h, Packet** out, uint32_t* lens, uint64_t& bytes,
+                                            uint32_t& tail) noexcept;
   [[gnu::noinline]] static uint32_t split_tx_singles(SplitState& s, uint32_t hdr, Packet* const* pkts, uint32_t n,
                                                      uint64_t& bytes) noexcept;
   template <int Mode>

@@ -48,20 +48,20 @@ void rx_refill(RxQueue<Ring>& q) noexcept {
   if (q.ring.free_descriptors() >= q.refill_threshold) rx_refill_now<Ring, Path>(q);
 }
 
-// Split rings refill at the start of a burst that found used buffers, the
-// used elements it will take prefetched first (DPDK's vector RX does the
-// same): the refill's descriptor and avail stores wait for their cache lines
-// from the device's core (its last reads) while those lines come over,
-// instead of one wait after the other. Cross-core against DPDK's vhost back
-// end this took vpmd-fwd rxonly from 29.6-30.7 to 23.0-25.7 cycles per packet
-// on the split vector path, 45.6-52.9 to 40.5-47.0 on the split in-order
-// one. The packed ring keeps the refill last: there the used descriptors
-// are the ring's own lines, and refilling first measured worse (more rounds
-// at half speed). A burst that finds nothing refills only a ring half
-// empty (the pool ran dry before), so the refill's cost stays in the bursts
-// that move packets, as in DPDK's accounting.
-template <class Ring>
-inline constexpr bool kRefillFirst = Ring::kind == ring::RingKind::split;
+// A burst that found used buffers refills first, before it takes any (DPDK's
+// vector RX does the same), and on a split ring prefetches the used elements
+// it will take before that: the refill's stores wait for their cache lines
+// from the device's core (its last reads) while the bursts' loads are under
+// way, instead of one wait after the other. Cross-core against DPDK's vhost
+// back end (vpmd-fwd rxonly, FE busy cycles per packet, good rounds) this
+// took the split vector path from 29.6-36.2 to 24.2-29.9, split in-order from
+// 45.6-52.9 to 40.5-47.0, packed vector from 38.2-45.3 to 33.0-39.0, packed
+// in-order from 35.0-44.7 to 30.7-32.5. The packed ring's used descriptors
+// are lines the device is still writing past the ones it made used; they
+// are not prefetched (that showed no gain, and more slow rounds). A poll that
+// finds nothing refills only a ring half empty (a pool that ran dry), so the
+// refill's cost stays in the bursts that move packets, as testpmd counts it
+// for DPDK.
 
 // The body of rx_burst for a ring with used buffers (below).
 template <class Ring, BurstPath Path = ScalarPath>
@@ -76,10 +76,8 @@ template <class Ring, BurstPath Path = ScalarPath>
   const uint16_t hdr = q.hdr_size, post_off = q.post_off, port = q.port_id, queue = q.queue_id;
   const bool mergeable = q.mergeable, guest_csum = q.guest_csum;
   uint16_t partial_left = q.partial_left;
-  if constexpr (kRefillFirst<Ring>) {
-    q.ring.prefetch_used(n);
-    rx_refill<Ring, Path>(q);
-  }
+  if constexpr (Ring::kind == ring::RingKind::split) q.ring.prefetch_used(n);
+  rx_refill<Ring, Path>(q);  // first: see above
   // Whole-packet first buffers in one fused pass (kernel_path.hpp: the
   // vector kernels' groups, or the scalar ring's reap with a finishing
   // sink); the loop below takes whatever it left (continuations, errors,
@@ -142,19 +140,18 @@ template <class Ring, BurstPath Path = ScalarPath>
   q.partial_left = partial_left;
   q.stats.packets += done;
   q.stats.bytes += bytes;
-  if constexpr (!kRefillFirst<Ring>) rx_refill<Ring, Path>(q);
   return done;
 }
 
 // Nothing used (the usual poll of an idle queue, and every poll but one of
 // a ping-pong): return without the body's setup or stack frame, so the
 // polling loop turns faster and sees the next buffer sooner. Buffers still
-// get refilled when low (a refill that found the pool empty is retried here;
-// split rings: only at half empty, see kRefillFirst).
+// get refilled when half empty (a refill that found the pool empty is
+// retried here; see rx_refill).
 template <class Ring, BurstPath Path = ScalarPath>
 uint16_t rx_burst(RxQueue<Ring>& q, Packet** out, uint16_t n) noexcept {
   if (q.ring.has_used()) return rx_burst_used<Ring, Path>(q, out, n);
-  if (!kRefillFirst<Ring> || q.ring.free_descriptors() >= q.ring.size() / 2) rx_refill<Ring, Path>(q);
+  if (q.ring.free_descriptors() >= q.ring.size() / 2) rx_refill<Ring, Path>(q);
   return 0;
 }
 

@@ -17,10 +17,10 @@ using simd::detect_cpu;
 // kernels are correct (equal to scalar, test/simd/vector_equiv_test.cpp) and
 // measure 1.34-2.35x the scalar paths in driver time at every level and
 // burst (bench_burst at 71266e7); against DPDK's vhost back end they are
-// ahead of the scalar paths on RX (split 25-29 against 45, packed 38-39
-// against 45 cycles per packet at best) and on par on TX (split 66-71
+// ahead of the scalar paths on RX (split 24-29 against 42-45, packed 38-39
+// against 42-45 cycles per packet at best) and on par on TX (split 66-71
 // against 65-70, packed 52-68 against 59-62), vhost-compare runs at
-// d3a659e-71266e7. They are new code: a caller opts in with max_simd, as
+// d3a659e-a20c4ed. They are new code: a caller opts in with max_simd, as
 // DPDK's virtio PMD asks for vectorized=1, and one who upgrades keeps the
 // path he had.
 inline constexpr simd::SimdLevel kDefaultMaxSimd = simd::SimdLevel::scalar;

@@ -170,7 +170,8 @@ struct Group {
   // The free-list pushes of a run's four ids in group order (dir as in
   // check4), as the per-id loop makes them: tokens cleared, each id linked
   // to the previous head. Returns the new head.
-  static uint32_t push4(Packet** tokens, uint16_t* next, uint32_t base, int dir, uint32_t head) noexcept {
+  [[gnu::always_inline]] static uint32_t push4(Packet** tokens, uint16_t* next, uint32_t base, int dir,
+                                               uint32_t head) noexcept {
     const __m128i zero = _mm_setzero_si128();
     _mm_storeu_si128(reinterpret_cast<__m128i*>(tokens + base), zero);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(tokens + base + 2), zero);
@@ -188,8 +189,8 @@ struct Group {
   // loop makes them, in group order: tokens cleared, the tail (or the
   // sentinel, `end`, when the queue is empty) linked to the first, each to
   // the next, the last marked the end. Returns the new tail.
-  static uint32_t push4_queue(Packet** tokens, uint16_t* next, uint32_t base, int dir, uint32_t tail,
-                              uint32_t end) noexcept {
+  [[gnu::always_inline]] static uint32_t push4_queue(Packet** tokens, uint16_t* next, uint32_t base, int dir,
+                                                     uint32_t tail, uint32_t end) noexcept {
     const __m128i zero = _mm_setzero_si128();
     _mm_storeu_si128(reinterpret_cast<__m128i*>(tokens + base), zero);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(tokens + base + 2), zero);

@@ -45,8 +45,8 @@ struct Take {
   // bytes), reap stores the reported lens; both put the tokens in return
   // order to `out` and push the ids on the free list in that order, as the
   // scalar reap does: split at the free queue's tail `fh` (end: the
-  // sentinel, Group::push4_queue), packed (end 0) on the id list's head. Returns false, having written nothing, when the group
-  // does not qualify. The lens are loaded only when they matter: a reap of
+  // sentinel, Group::push4_queue), packed (end 0) on the id list's head.
+  // Returns false, having written nothing, when the group does not qualify. The lens are loaded only when they matter: a reap of
   // buffers that are all device-readable (TX) reports 0 for each whatever
   // the device wrote, without reading it.
   template <int Dir, TakeMode M, bool Queue, class LoadLens>
@@ -99,20 +99,8 @@ struct Take {
     }
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out), o01);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(out + 2), o23);
-    // The free-list pushes in return order (Group::push4_queue, push4).
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(tokens + base), zero);
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(tokens + base + 2), zero);
-    if constexpr (Queue) {
-      next[fh] = static_cast<uint16_t>(Dir > 0 ? base : base + 3);
-      const uint64_t links = Group<L>::queue_links(base, Dir, end);
-      __builtin_memcpy(next + base, &links, sizeof links);
-      fh = Dir > 0 ? base + 3 : base;
-    } else {
-      const uint64_t links = Dir > 0 ? uint64_t{fh} + base * 0x0001'0001'0001'0000u + 0x0002'0001'0000'0000u
-                                     : (uint64_t{fh} << 48) + base * 0x0000'0001'0001'0001u + 0x0000'0003'0002'0001u;
-      __builtin_memcpy(next + base, &links, sizeof links);
-      fh = Dir > 0 ? base + 3 : base;
-    }
+    // The free-list pushes in return order, as the general group loop makes them.
+    fh = Queue ? Group<L>::push4_queue(tokens, next, base, Dir, fh, end) : Group<L>::push4(tokens, next, base, Dir, fh);
     return true;
   }
 

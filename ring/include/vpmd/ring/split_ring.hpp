@@ -245,15 +245,13 @@ class SplitRing {
   // device is still writing are not pulled over to this core early.
   void prefetch_used(uint16_t n) const noexcept {
     const uint16_t pending = RingIdx(barrier::peek(used_->idx)) - last_used_;
-    const uint32_t first = last_used_.slot(mask_), count = std::min(pending, n);
-    const auto* from = reinterpret_cast<const char*>(used_ring_ + first);
-    const auto* to = reinterpret_cast<const char*>(used_ring_ + std::min<uint32_t>(first + count, size_));
-    for (const char* p = from; p < to; p += 64) __builtin_prefetch(p);
-    if (first + count > size_)  // the rest from the ring's start
-      for (const char* p = reinterpret_cast<const char*>(used_ring_),
-                      *end = reinterpret_cast<const char*>(used_ring_ + (first + count - size_));
-           p < end; p += 64)
+    const uint32_t first = last_used_.slot(mask_), end = first + std::min(pending, n);
+    const auto lines = [](const SplitUsedElem* from, const SplitUsedElem* to) {
+      for (auto* p = reinterpret_cast<const char*>(from); p < reinterpret_cast<const char*>(to); p += 64)
         __builtin_prefetch(p);
+    };
+    lines(used_ring_ + first, used_ring_ + std::min<uint32_t>(end, size_));
+    if (end > size_) lines(used_ring_, used_ring_ + (end - size_));  // the rest from the ring's start
   }
 
   // Device-to-driver notifications (virtio-v1.2 §2.7.7, §2.7.10). A polling

@@ -55,9 +55,8 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
   // a ping-pong), and a burst of n still finds room for n.
   const bool reclaim = q.ring.free_descriptors() < std::max<uint16_t>(q.reclaim_threshold, n);
   const uint16_t reap_max = std::max<uint16_t>(q.reclaim_batch, n);
-  if (!kFusedReclaim<Ring, Path> || reap_max > kReclaimChunk) {
-    if (reclaim) tx_reclaim<Ring, Path>(q, reap_max);
-  }
+  const bool fused = kFusedReclaim<Ring, Path> && reclaim && reap_max <= kReclaimChunk;
+  if (reclaim && !fused) tx_reclaim<Ring, Path>(q, reap_max);
   const uint16_t hdr = q.hdr_size;
   uint64_t bytes = 0;
   // Then a run of plain packets (one segment, headroom for the header) in
@@ -68,7 +67,7 @@ uint16_t tx_burst(TxQueue<Ring>& q, Packet* const* pkts, uint16_t n) noexcept {
   // ring reclaim in the same kernel call (VectorPath::reclaim_tx).
   uint16_t sent;
   if constexpr (kFusedReclaim<Ring, Path>) {
-    if (reclaim && reap_max <= kReclaimChunk) {
+    if (fused) {
       Packet* done[kReclaimChunk];
       uint32_t lens[kReclaimChunk];
       uint16_t reaped;

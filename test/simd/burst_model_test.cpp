@@ -5,6 +5,7 @@
 // entry per buffer, one per batch). Frames carry a sequence and a pattern;
 // mergeable RX chains are exercised with num_buffers > 1.
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -14,6 +15,7 @@
 #include "../ring/test_memory.hpp"
 #include "vpmd/model/packed_device.hpp"
 #include "vpmd/model/split_device.hpp"
+#include "vpmd/simd/cpu.hpp"
 #include "vpmd/simd/rx_burst.hpp"
 #include "vpmd/simd/tx_burst.hpp"
 #include "vpmd/simd/tx_watchdog.hpp"
@@ -363,4 +365,79 @@ TEMPLATE_TEST_CASE("TX on a full ring leaves the header slots alone", "[simd][tx
 TEMPLATE_TEST_CASE("TX reclaim is capped per burst and the watchdog notifies a device that missed a notification",
                    "[simd][tx]", simd::SplitAny, simd::SplitInOrder, simd::PackedAny, simd::PackedInOrder) {
   tx_watchdog_and_capped_reclaim<TestType>();
+}
+
+namespace {
+
+// A receiver that frees each burst through the queue's cache before the next
+// refill gets its buffers back in the order the free queue (or, in order,
+// the ring) gives back their descriptors: each returns to the descriptor it
+// left, and the refill must not store that descriptor again
+// (SplitRing::set_desc, Post::split_runs), so that its cache line stays
+// shared with the device's core. After two laps the descriptor table is made
+// read-only: a store to it then kills the test (SIGSEGV), and Catch reports
+// the failure.
+template <class Ring, class Path>
+void rx_descriptors_stay_put() {
+  auto pool = make_pool();
+  Rig<Ring> r(256, 0);
+  auto* const table = reinterpret_cast<std::byte*>(r.ring.areas().desc);
+  REQUIRE(reinterpret_cast<uintptr_t>(table) % 4096 == 0);  // 256 x 16 bytes: one page of its own
+  simd::RxQueue<Ring> q(std::move(r.ring));
+  q.pool = pool.get();
+  auto cache = pool->make_cache();
+  q.cache = cache->get();
+  q.hdr_size = kHdr;
+  q.post_off = static_cast<uint16_t>(pool->headroom() - kHdr);
+  q.post_len = pool->data_room() + kHdr;
+  q.refill_threshold = 32;
+  simd::rx_refill_now<Ring, Path>(q);
+  REQUIRE(q.ring.free_descriptors() == 0);
+  uint64_t got = 0;
+  Packet* out[32];
+  const auto bursts = [&](int count) {
+    for (int b = 0; b < count; ++b) {
+      for (int f = 0; f < 32; ++f) {  // 32 frames of 60 bytes, completed in order
+        model::Chain c;
+        REQUIRE(r.dev.pop_avail(c));
+        std::memset(c.segs[0].data, 0, kHdr);
+        r.dev.push_used(c, kHdr + 60);
+      }
+      r.dev.publish();
+      const uint16_t n = simd::rx_burst<Ring, Path>(q, out, 32);
+      REQUIRE(n == 32);
+      got += n;
+      pool->free_bulk({out, n}, q.cache);
+    }
+  };
+  bursts(16);  // two laps
+  REQUIRE(::mprotect(table, 4096, PROT_READ) == 0);
+  bursts(24);
+  REQUIRE(::mprotect(table, 4096, PROT_READ | PROT_WRITE) == 0);
+  CHECK(got == 40 * 32);
+  CHECK(q.ring.broken() == ring::Broken::none);
+  REQUIRE(r.dev.driver_error() == "");
+  q.ring.detach_all([&](Packet* p) { pool->free(p, q.cache); });
+  CHECK(pool->in_use() == 0);
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("RX: a buffer back on its own descriptor is not stored again", "[simd][rx][desc]", simd::SplitAny,
+                   simd::SplitInOrder) {
+  rx_descriptors_stay_put<TestType, simd::ScalarPath>();
+  if constexpr (TestType::in_order) return;  // the vector kernels serve the any-order rings
+  const auto best = simd::best_level(simd::detect_cpu());
+  for (auto l : {simd::SimdLevel::sse42, simd::SimdLevel::avx2, simd::SimdLevel::avx512}) {
+    if (l > best) {
+      WARN("vector level " << simd::to_string(l) << " not run: the CPU has " << simd::describe_cpu(simd::detect_cpu()));
+      continue;
+    }
+    INFO("vector level " << simd::to_string(l));
+    if constexpr (!TestType::in_order) switch (l) {
+      case simd::SimdLevel::sse42: rx_descriptors_stay_put<TestType, simd::VectorPath<simd::SimdLevel::sse42>>(); break;
+      case simd::SimdLevel::avx2: rx_descriptors_stay_put<TestType, simd::VectorPath<simd::SimdLevel::avx2>>(); break;
+      default: rx_descriptors_stay_put<TestType, simd::VectorPath<simd::SimdLevel::avx512>>(); break;
+    }
+  }
 }

@@ -92,11 +92,16 @@ struct Post {
     uint32_t d = d_io, g = 0, base, after;
     for (; g < groups && Gr::template run4<Dir>(next, d, mask, base, after); ++g, p += 4, slot += 4) {
       ring::SplitDesc* const dg = desc + base;
+      __m128i v[4], same = _mm_set1_epi32(-1);
       for (uint32_t k = 0; k < 4; ++k) {
         const Packet* q = p[Dir > 0 ? k : 3 - k];
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(dg + k),
-                         _mm_add_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(&q->buf_iova)), body));
+        v[k] = _mm_add_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(&q->buf_iova)), body);
+        same = _mm_and_si128(same, _mm_cmpeq_epi64(v[k], _mm_loadu_si128(reinterpret_cast<const __m128i*>(dg + k))));
       }
+      // Stored only when one changes (SplitRing::set_desc: buffers that
+      // came back to the descriptors they left keep those lines shared).
+      if (!_mm_test_all_ones(same))
+        for (uint32_t k = 0; k < 4; ++k) _mm_storeu_si128(reinterpret_cast<__m128i*>(dg + k), v[k]);
       book_split<Dir>(a, base, p, capv, slot);
       d = after;
     }
@@ -223,8 +228,9 @@ void Kernels<L>::split_post(SplitState& s, Packet* const* pkts, uint16_t n, uint
       }
     }
     Packet* const q = pkts[i];
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(s.desc + d),
-                     _mm_add_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(&q->buf_iova)), body));
+    const __m128i v = _mm_add_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(&q->buf_iova)), body);
+    __m128i* const to = reinterpret_cast<__m128i*>(s.desc + d);
+    if (!_mm_test_all_ones(_mm_cmpeq_epi64(v, _mm_loadu_si128(to)))) _mm_storeu_si128(to, v);  // as above
     s.tokens[d] = q;
     s.last[d] = static_cast<uint16_t>(d);
     s.ndesc[d] = 1;

@@ -134,7 +134,8 @@ class SplitRing {
       Single s{};
       const Token tok = make(i, s);
       if (tok == nullptr) break;
-      desc[d] = SplitDesc{s.iova, s.len, flags, 0};
+      if (device_writable) set_desc(desc + d, SplitDesc{s.iova, s.len, flags, 0});
+      else desc[d] = SplitDesc{s.iova, s.len, flags, 0};
       tokens[d] = tok;
       last[d] = d;
       ndesc[d] = 1;
@@ -377,6 +378,25 @@ class SplitRing {
     if (avail_shadow_[slot] == d) return;
     avail_shadow_[slot] = d;
     avail_ring[slot] = d;
+  }
+
+  // An RX descriptor is stored only when it changes. A receiver that frees
+  // each burst before the next refill (a drop, a sink, testpmd's rxonly)
+  // gets its buffers back from the pool's cache in the order it freed them,
+  // and the free queue hands back their descriptors in that same order: each
+  // buffer returns to the descriptor it left, which then already holds it.
+  // Not storing it leaves the descriptor's cache line shared with the
+  // device's core, which reads it again next lap without a transfer. The
+  // compare reads the descriptor itself: the device only reads the split
+  // descriptor table (virtio-v1.2 §2.7.5), and whatever it wrote there,
+  // after this call the descriptor holds v. A skipped store was made before
+  // an earlier avail->idx release, so the device sees v (§2.7.13.3).
+  static void set_desc(SplitDesc* to, const SplitDesc& v) noexcept {
+    uint64_t now[2], want[2];
+    std::memcpy(now, to, sizeof now);
+    std::memcpy(want, &v, sizeof want);
+    if (((now[0] ^ want[0]) | (now[1] ^ want[1])) == 0) return;
+    std::memcpy(to, want, sizeof want);
   }
 
   // In order: how many buffers in flight, from the oldest, end with buffer

@@ -54,6 +54,17 @@ struct Rig {
                                model::identity_translate()}) {}
 };
 
+// An RX queue posting the pool's buffers with the header in the headroom,
+// as the port sets one up.
+template <class Ring>
+void receive_from(simd::RxQueue<Ring>& q, PacketPool& pool, PacketPool::Cache* cache) {
+  q.pool = &pool;
+  q.cache = cache;
+  q.hdr_size = kHdr;
+  q.post_off = static_cast<uint16_t>(pool.headroom() - kHdr);
+  q.post_len = pool.data_room() + kHdr;
+}
+
 uint8_t byte_of(uint32_t seq, uint32_t off) { return static_cast<uint8_t>(seq * 29 + off * 13); }
 
 template <class Ring>
@@ -62,12 +73,8 @@ void rx_round_trip(bool mergeable, bool batching, bool guest_csum = false) {
   Rig<Ring> r(64);
   r.dev.set_in_order_batching(batching);
   simd::RxQueue<Ring> q(std::move(r.ring));
-  q.pool = pool.get();
   auto cache = pool->make_cache();
-  q.cache = cache->get();
-  q.hdr_size = kHdr;
-  q.post_off = static_cast<uint16_t>(pool->headroom() - kHdr);
-  q.post_len = pool->data_room() + kHdr;
+  receive_from(q, *pool, cache->get());
   q.mergeable = mergeable;
   q.guest_csum = guest_csum;
   q.refill_threshold = 8;
@@ -384,12 +391,8 @@ void rx_descriptors_stay_put() {
   auto* const table = reinterpret_cast<std::byte*>(r.ring.areas().desc);
   REQUIRE(reinterpret_cast<uintptr_t>(table) % 4096 == 0);  // 256 x 16 bytes: one page of its own
   simd::RxQueue<Ring> q(std::move(r.ring));
-  q.pool = pool.get();
   auto cache = pool->make_cache();
-  q.cache = cache->get();
-  q.hdr_size = kHdr;
-  q.post_off = static_cast<uint16_t>(pool->headroom() - kHdr);
-  q.post_len = pool->data_room() + kHdr;
+  receive_from(q, *pool, cache->get());
   q.refill_threshold = 32;
   simd::rx_refill_now<Ring, Path>(q);
   REQUIRE(q.ring.free_descriptors() == 0);
